@@ -1,0 +1,42 @@
+# Two commands: `make lab` opens the course, `make test` runs every test (fast mode).
+# TORCH is the torch requirement pip installs first. The default pins the CPU wheel used by CI;
+# elsewhere run e.g. `make lab TORCH=torch` for your platform's default (CUDA on Linux), or
+# `make lab TORCH="torch --index-url https://download.pytorch.org/whl/cpu"` for a CPU-only build.
+PYTHON ?= python3
+VENV ?= .venv
+TORCH ?= torch==2.13.0
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.nicelab-installed
+PYTEST_ARGS ?=
+
+.PHONY: setup lab test unit notebooks lint format figures benchmarks clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet $(TORCH)
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+lab: setup
+	$(BIN)/jupyter lab notebooks/00_start_here.ipynb
+
+test: setup
+	$(BIN)/ruff check nicelab tests benchmarks notebooks
+	NICELAB_FAST=1 MPLBACKEND=Agg $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env $(PYTEST_ARGS)
+
+unit: setup
+	NICELAB_FAST=1 MPLBACKEND=Agg $(BIN)/python -m pytest tests $(PYTEST_ARGS)
+
+notebooks: setup
+	NICELAB_FAST=1 $(BIN)/python -m pytest notebooks --nbval-lax --nbval-current-env $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check nicelab tests benchmarks notebooks
+
+format: setup
+	$(BIN)/ruff format nicelab tests benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,62 @@
+"""nicelab: a hands-on course on normalizing flows built around NICE.
+
+Direction convention, used everywhere in the package: ``forward`` maps data ``x`` to latent ``z``
+and ``inverse`` maps ``z`` to ``x``. Both return ``(tensor, log_det)`` with ``log_det`` of shape
+``(batch,)``: ``log|det dz/dx|`` for ``forward`` and ``log|det dx/dz|`` for ``inverse``, so the two
+cancel at matching points. The NICE paper and the lecture notes write the decoder direction
+(z -> x); the lessons say so wherever they quote a formula.
+
+``nicelab.FAST`` is true when the environment variable ``NICELAB_FAST`` is set (the test command
+does this); ``nicelab.pick(full=..., fast=...)`` chooses sizes accordingly.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from nicelab.checkpoint import load_checkpoint, save_checkpoint
+from nicelab.coupling import AdditiveCoupling, Coupling
+from nicelab.nice import NICE
+from nicelab.priors import Gaussian, Logistic
+from nicelab.scaling import Scaling
+from nicelab.settings import FAST, pick
+from nicelab.train import fit
+from nicelab.transforms import Compose, Inverse, Shift, Transform
+
+try:
+    __version__ = version("nicelab")
+except PackageNotFoundError:  # running from a source tree without installing
+    __version__ = "0.0.0+local"
+
+
+def versions() -> dict[str, str]:
+    """Versions of nicelab and the libraries the course relies on (for the environment check)."""
+    import sys
+
+    found = {"python": sys.version.split()[0], "nicelab": __version__}
+    for name in ("torch", "numpy", "matplotlib", "ipywidgets", "tqdm"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = "missing"
+    return found
+
+
+__all__ = [
+    "FAST",
+    "NICE",
+    "AdditiveCoupling",
+    "Compose",
+    "Coupling",
+    "Gaussian",
+    "Inverse",
+    "Logistic",
+    "Scaling",
+    "Shift",
+    "Transform",
+    "fit",
+    "load_checkpoint",
+    "pick",
+    "save_checkpoint",
+    "versions",
+]

@@ -1,0 +1,84 @@
+"""Exercises with instant feedback: ``ex.check(answer)``, ``ex.hint()``, ``ex.solution()``.
+
+Each lesson module (``nicelab.exercises.lesson01`` …) builds :class:`Exercise` objects and registers
+them in :data:`REGISTRY`. Every exercise carries a reference answer and some wrong answers, so the
+test suite runs right and wrong answers through every checker (a check that cannot fail is a bug).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+#: every exercise in the course, by ``"lessonNN.name"``
+REGISTRY: dict[str, Exercise] = {}
+
+
+@dataclass
+class Exercise:
+    """One exercise.
+
+    Attributes:
+        key: unique id, e.g. ``"lesson01.integral"``.
+        prompt: what the learner must produce (shown by ``print(ex)``).
+        checker: ``checker(answer) -> None`` if right, else a short message saying what is wrong.
+        hint_text: a nudge that does not give the answer away.
+        solution_text: the worked solution (code and/or explanation), shown only on request.
+        reference: ``reference() -> answer`` that passes the checker (used by the tests).
+        wrong: answers that must fail the checker (used by the tests).
+    """
+
+    key: str
+    prompt: str
+    checker: Callable[[Any], str | None]
+    hint_text: str
+    solution_text: str
+    reference: Callable[[], Any]
+    wrong: list[Any] = field(default_factory=list)
+
+    def check(self, answer: Any) -> bool:
+        """Print instant feedback for ``answer`` and return whether it is right."""
+        if answer is None or answer is Ellipsis:
+            print(f"[{self.key}] Not answered yet: replace the `...` with your answer, then run the cell.")
+            return False
+        try:
+            problem = self.checker(answer)
+        except Exception as err:  # the learner's answer may be anything; say what went wrong
+            problem = f"checking your answer raised {type(err).__name__}: {err}"
+        if problem is None:
+            print(f"[{self.key}] Correct!")
+            return True
+        print(f"[{self.key}] Not yet: {problem}\n  (Try ex.hint() for a nudge.)")
+        return False
+
+    def hint(self) -> None:
+        """Print the hint."""
+        print(f"[{self.key}] Hint: {self.hint_text}")
+
+    def solution(self) -> None:
+        """Print the worked solution."""
+        print(f"[{self.key}] Solution:\n{self.solution_text}")
+
+    def __str__(self) -> str:
+        return f"[{self.key}] {self.prompt}"
+
+
+def register(exercise: Exercise) -> Exercise:
+    """Add ``exercise`` to :data:`REGISTRY` (keys must be unique) and return it."""
+    if exercise.key in REGISTRY:
+        raise ValueError(f"an exercise with key {exercise.key!r} is already registered")
+    REGISTRY[exercise.key] = exercise
+    return exercise
+
+
+def close_to(expected: float, rtol: float = 1e-3, atol: float = 1e-6) -> Callable[[Any], str | None]:
+    """A checker accepting a number within tolerance of ``expected``."""
+
+    def checker(answer: Any) -> str | None:
+        value = float(answer)
+        if abs(value - expected) <= atol + rtol * abs(expected):
+            return None
+        return f"{value:.6g} is not right (check the sign and the factor)"
+
+    return checker

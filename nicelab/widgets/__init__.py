@@ -1,0 +1,11 @@
+"""Interactive views of density warping, one module per lesson (ipywidgets 8).
+
+Every view is a :class:`~nicelab.widgets._base.FigureView`: display it as the last expression of a
+cell, move its controls, and it updates its figure's artists in place.
+"""
+
+from __future__ import annotations
+
+from nicelab.widgets._base import FigureView, render_png
+
+__all__ = ["FigureView", "render_png"]

@@ -1,0 +1,98 @@
+"""NICE as a density: normalisation, log_prob, sampling, init, and input validation."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from nicelab import NICE, Gaussian, Logistic
+
+
+def grid_mass(model: NICE, half_width: float = 12.0, n: int = 601) -> float:
+    axis = torch.linspace(-half_width, half_width, n, dtype=torch.float64)
+    xx, yy = torch.meshgrid(axis, axis, indexing="xy")
+    points = torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=1)
+    with torch.no_grad():
+        density = model.log_prob(points).exp()
+    cell = (axis[1] - axis[0]) ** 2
+    return float(density.sum() * cell)
+
+
+@pytest.mark.parametrize("prior", ["logistic", "gaussian"])
+def test_2d_density_sums_to_one_on_a_grid(prior):
+    model = NICE(2, n_couplings=4, hidden=32, depth=2, prior=prior).double()
+    model.init_from_data(torch.randn(500, 2, dtype=torch.float64) * torch.tensor([1.0, 0.5]))
+    assert abs(grid_mass(model) - 1.0) < 1e-2
+
+
+def test_log_prob_is_prior_plus_sum_of_log_scales():
+    model = NICE(6, n_couplings=2, hidden=8, depth=1).double()
+    x = torch.randn(4, 6, dtype=torch.float64)
+    z, _ = model(x)
+    expected = model.prior.log_prob(z) + model.scaling.log_scale.sum()
+    torch.testing.assert_close(model.log_prob(x), expected)
+
+
+@pytest.mark.parametrize("prior_cls", [Logistic, Gaussian])
+def test_priors_normalised_and_sample_with_the_right_spread(prior_cls):
+    prior = prior_cls(1).double()
+    z = torch.linspace(-40, 40, 200001, dtype=torch.float64).unsqueeze(1)
+    mass = prior.log_prob(z).exp().sum() * (z[1, 0] - z[0, 0])
+    assert abs(float(mass) - 1.0) < 1e-6
+    samples = prior_cls(3).sample(20000, generator=torch.Generator().manual_seed(1))
+    assert samples.shape == (20000, 3) and torch.isfinite(samples).all()
+    assert abs(float(samples.std()) - prior_cls.std) < 0.05 * prior_cls.std
+    cold = prior_cls(3).sample(20000, temperature=0.5, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(cold, 0.5 * samples)
+
+
+def test_sample_shape_temperature_and_generator_reproducible():
+    model = NICE(6, n_couplings=2, hidden=8, depth=1)
+    a = model.sample(5, generator=torch.Generator().manual_seed(3))
+    b = model.sample(5, generator=torch.Generator().manual_seed(3))
+    assert a.shape == (5, 6) and torch.equal(a, b)
+    zero = model.sample(2, temperature=0.0)
+    torch.testing.assert_close(zero[0], zero[1])
+    with pytest.raises(ValueError, match="temperature"):
+        model.sample(2, temperature=-1.0)
+    with pytest.raises(ValueError, match="n must be"):
+        model.sample(0)
+
+
+def test_init_from_data_gives_latents_prior_scale_and_centres():
+    torch.manual_seed(0)
+    x = torch.rand(2000, 10) * torch.linspace(0.01, 3.0, 10)
+    model = NICE(10, n_couplings=4, hidden=32, depth=2).init_from_data(x)
+    z, _ = model(x)
+    std = z.std(dim=0)
+    wide = x.std(dim=0) > 0.05  # dimensions above the floor reach the prior's spread
+    torch.testing.assert_close(std[wide], torch.full_like(std[wide], Logistic.std), rtol=0.05, atol=0)
+    torch.testing.assert_close(model.shift.shift, x.mean(dim=0))
+    before = NICE(10, n_couplings=4, hidden=32, depth=2)
+    before.load_state_dict(model.state_dict())
+    assert model.log_prob(x).mean() > NICE(10, 4, 32, 2).log_prob(x).mean()
+
+
+def test_init_from_data_rejects_bad_input():
+    model = NICE(4, n_couplings=2, hidden=8, depth=1)
+    with pytest.raises(ValueError, match="NaN"):
+        model.init_from_data(torch.tensor([[0.0, 1.0, 2.0, math.nan], [0.0, 0.0, 0.0, 0.0]]))
+    with pytest.raises(ValueError, match="at least 2"):
+        model.init_from_data(torch.zeros(1, 4))
+    with pytest.raises(ValueError, match="floor"):
+        model.init_from_data(torch.rand(10, 4), floor=0.0)
+
+
+@pytest.mark.parametrize(
+    "bad", [torch.zeros(3), torch.zeros(2, 5), torch.zeros(0, 4), torch.zeros(2, 2, 4), [[0.0] * 4]]
+)
+def test_log_prob_rejects_bad_shapes(bad):
+    with pytest.raises(ValueError, match=r"\(batch, 4\)"):
+        NICE(4, n_couplings=2, hidden=8, depth=1).log_prob(bad)
+
+
+def test_log_prob_rejects_integer_input():
+    with pytest.raises(ValueError, match="floating"):
+        NICE(4, n_couplings=2, hidden=8, depth=1).log_prob(torch.zeros(2, 4, dtype=torch.long))

@@ -1,0 +1,119 @@
+"""fit(): learns, is reproducible, validates its data, and stops on a non-finite loss."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from nicelab import NICE, fit
+
+
+def correlated(n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    a = torch.randn(n, 1, generator=generator)
+    return torch.cat([a, 0.5 * a + 0.1 * torch.randn(n, 1, generator=generator)], dim=1)
+
+
+def test_fit_lowers_the_loss_on_a_tensor():
+    data = correlated(2000)
+    model = NICE(2, n_couplings=4, hidden=32, depth=2)
+    with torch.no_grad():
+        before = float(-model.log_prob(data).mean())
+    history = fit(model, data, steps=300, batch_size=128, lr=3e-3, seed=0, progress=False)
+    with torch.no_grad():
+        after = float(-model.log_prob(data).mean())
+    assert set(history) == {"step", "loss", "lr", "seconds"} and len(history["loss"]) == 300
+    assert after < before - 1.0
+    assert all(math.isfinite(v) for v in history["loss"])
+
+
+def test_fit_accepts_a_callable_and_cosine_schedule():
+    model = NICE(2, n_couplings=2, hidden=16, depth=1)
+    calls: list[int] = []
+    seen: list[int] = []
+
+    def sampler(n: int) -> torch.Tensor:
+        calls.append(n)
+        return correlated(n)
+
+    history = fit(
+        model,
+        sampler,
+        steps=20,
+        batch_size=64,
+        schedule="cosine",
+        progress=False,
+        callback=lambda step, m: seen.append(step),
+        callback_every=10,
+    )
+    assert calls == [64] * 20 and seen == [10, 20]
+    assert history["lr"][0] == pytest.approx(1e-3) and history["lr"][-1] < 1e-4
+
+
+def test_fit_is_reproducible_with_a_seed():
+    data = correlated(500, torch.Generator().manual_seed(0))
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(123)
+        model = NICE(2, n_couplings=2, hidden=16, depth=1)
+        runs.append(fit(model, data, steps=15, batch_size=50, seed=7, progress=False)["loss"])
+    assert runs[0] == runs[1]
+
+
+@pytest.mark.parametrize(
+    "data, match",
+    [
+        (torch.tensor([[0.0, math.nan], [1.0, 1.0]]), "NaN"),
+        (torch.tensor([[0.0, math.inf], [1.0, 1.0]]), "NaN or inf"),
+        (torch.zeros(10, 3), r"\(batch, 2\)"),
+        (torch.zeros(10), r"\(batch, 2\)"),
+        (torch.zeros(0, 2), "empty"),
+    ],
+)
+def test_fit_rejects_bad_data(data, match):
+    with pytest.raises(ValueError, match=match):
+        fit(NICE(2, 2, 8, 1), data, steps=1, progress=False)
+
+
+def test_fit_rejects_bad_arguments():
+    model, data = NICE(2, 2, 8, 1), torch.randn(10, 2)
+    for kwargs, match in [
+        ({"steps": 0}, "steps"),
+        ({"steps": 1, "lr": -1.0}, "lr"),
+        ({"steps": 1, "batch_size": 0}, "batch_size"),
+        ({"steps": 1, "schedule": "linear"}, "schedule"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            fit(model, data, progress=False, **kwargs)
+    with pytest.raises(ValueError, match="log_prob"):
+        fit(nn.Linear(2, 2), data, steps=1, progress=False)
+
+
+def test_fit_rejects_a_callable_returning_nan():
+    with pytest.raises(ValueError, match="NaN"):
+        fit(NICE(2, 2, 8, 1), lambda n: torch.full((n, 2), math.nan), steps=1, progress=False)
+
+
+class Exploding(nn.Module):
+    """A 'density' whose log-likelihood overflows after a few steps."""
+
+    dim = 2
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.tensor(1.0))
+        self.calls = 0
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        blow_up = math.inf if self.calls >= 3 else 0.0
+        return -(self.w * x).pow(2).sum(1) + blow_up * self.w
+
+
+def test_fit_stops_with_a_clear_error_on_non_finite_loss():
+    model = Exploding()
+    with pytest.raises(FloatingPointError, match="step 3"):
+        fit(model, torch.randn(100, 2), steps=10, batch_size=10, progress=False)
+    assert model.calls == 3
