@@ -40,3 +40,11 @@ format: setup
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# Regenerate figures/: run every notebook in full mode; lessons call nicelab.plots.export_figure.
+figures: setup
+	mkdir -p figures
+	for nb in notebooks/*.ipynb; do \
+		NICELAB_FIGURES=$(CURDIR)/figures MPLBACKEND=Agg $(BIN)/jupyter nbconvert --to notebook --execute \
+			--ExecutePreprocessor.timeout=-1 --output-dir $$(mktemp -d) "$$nb" || exit 1; \
+	done

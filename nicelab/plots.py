@@ -17,8 +17,8 @@ from matplotlib.figure import Figure
 
 Bounds = tuple[float, float, float, float]  # (xmin, xmax, ymin, ymax)
 
-#: where `make figures` writes; override with NICELAB_FIGURES
-FIGURES_DIR = Path(os.environ.get("NICELAB_FIGURES", Path(__file__).resolve().parents[1] / "figures"))
+#: the repository's figures/ folder (where `make figures` writes)
+FIGURES_DIR = Path(__file__).resolve().parents[1] / "figures"
 
 DENSITY_CMAP = "magma"
 
@@ -80,13 +80,23 @@ def show_images(ax: Axes, images: torch.Tensor | np.ndarray, ncols: int = 10, ti
     return artist
 
 
-def save_figure(fig: Figure, name: str, directory: str | os.PathLike[str] | None = None) -> Path:
-    """Save ``fig`` as ``figures/<name>.png`` (150 dpi, tight) and return the path."""
-    folder = Path(directory) if directory is not None else FIGURES_DIR
+def save_figure(fig: Figure, name: str, directory: str | os.PathLike[str]) -> Path:
+    """Save ``fig`` as ``<directory>/<name>.png`` (150 dpi, tight) and return the path."""
+    folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.png"
     fig.savefig(path, dpi=150, bbox_inches="tight")
     return path
+
+
+def export_figure(fig: Figure, name: str) -> Path | None:
+    """Save a lesson's key figure when ``make figures`` runs (``NICELAB_FIGURES`` names the folder).
+
+    Lessons call this on their key figures; in a normal run or under the tests it does nothing, so
+    running a notebook never rewrites tracked files.
+    """
+    folder = os.environ.get("NICELAB_FIGURES")
+    return save_figure(fig, name, folder) if folder else None
 
 
 def new_figure(ncols: int = 1, nrows: int = 1, size: float = 3.2, **kwargs) -> tuple[Figure, np.ndarray]:
