@@ -15,7 +15,8 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from nicelab.checkpoint import load_checkpoint, save_checkpoint
-from nicelab.coupling import AdditiveCoupling, Coupling
+from nicelab.coupling import AdditiveCoupling, AffineCoupling, Coupling
+from nicelab.flows import CouplingFlow
 from nicelab.nice import NICE
 from nicelab.priors import Gaussian, Logistic
 from nicelab.scaling import Scaling
@@ -46,8 +47,10 @@ __all__ = [
     "FAST",
     "NICE",
     "AdditiveCoupling",
+    "AffineCoupling",
     "Compose",
     "Coupling",
+    "CouplingFlow",
     "Gaussian",
     "Inverse",
     "Logistic",

@@ -9,7 +9,17 @@ from collections.abc import Callable
 
 import torch
 
-from nicelab import NICE, AdditiveCoupling, Compose, Inverse, Scaling, Shift, Transform
+from nicelab import (
+    NICE,
+    AdditiveCoupling,
+    AffineCoupling,
+    Compose,
+    CouplingFlow,
+    Inverse,
+    Scaling,
+    Shift,
+    Transform,
+)
 
 
 def _randomise(t: Transform) -> Transform:
@@ -36,6 +46,14 @@ def _nice_gaussian_initialised(dim: int) -> Transform:
 TRANSFORMS: dict[str, Callable[[int], Transform]] = {
     "additive-even": lambda d: _randomise(AdditiveCoupling(d, parity=0, hidden=16, depth=2)),
     "additive-odd": lambda d: _randomise(AdditiveCoupling(d, parity=1, hidden=16, depth=3)),
+    "affine-even": lambda d: _randomise(AffineCoupling(d, parity=0, hidden=16, depth=2)),
+    "affine-odd": lambda d: _randomise(AffineCoupling(d, parity=1, hidden=16, depth=3, bound=1.5)),
+    "flow-affine": lambda d: _randomise(
+        CouplingFlow(d, coupling="affine", n_couplings=3, hidden=16, depth=2)
+    ),
+    "flow-additive-gaussian-init": lambda d: CouplingFlow(
+        d, coupling="additive", n_couplings=2, hidden=16, depth=1, prior="gaussian"
+    ).init_from_data(torch.rand(64, d)),
     "scaling": lambda d: _randomise(Scaling(d)),
     "shift": lambda d: _randomise(Shift(d)),
     "compose": lambda d: _randomise(
