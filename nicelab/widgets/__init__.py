@@ -7,5 +7,12 @@ cell, move its controls, and it updates its figure's artists in place.
 from __future__ import annotations
 
 from nicelab.widgets._base import FigureView, render_png
+from nicelab.widgets.coupling import CouplingExplorer  # lesson 03
+from nicelab.widgets.scaling import ScalingExplorer  # lesson 04
 
-__all__ = ["FigureView", "render_png"]
+__all__ = [
+    "CouplingExplorer",  # lesson 03
+    "ScalingExplorer",  # lesson 04
+    "FigureView",
+    "render_png",
+]
