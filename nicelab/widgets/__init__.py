@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from nicelab.widgets._base import FigureView, render_png
 from nicelab.widgets.coupling import CouplingExplorer  # lesson 03
+from nicelab.widgets.mnist import InpaintingView, InterpolationView, SampleGridView, TopKView  # lesson 06
 from nicelab.widgets.scaling import ScalingExplorer  # lesson 04
 
 __all__ = [
@@ -15,4 +16,8 @@ __all__ = [
     "ScalingExplorer",  # lesson 04
     "FigureView",
     "render_png",
+    "InpaintingView",  # lesson 06
+    "InterpolationView",
+    "SampleGridView",
+    "TopKView",
 ]
