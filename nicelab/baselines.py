@@ -1,0 +1,374 @@
+"""Two non-flow baselines for lesson 07, in plain torch: a small VAE and a small GAN.
+
+**VAE** (Kingma & Welling, 2014). Encoder ``q(z|x) = N(μ(x), diag σ(x)²)``, decoder
+``p(x|z) = N(m(z), diag τ(z)²)``, prior ``p(z) = N(0, I)``. It is trained on the ELBO, a lower bound::
+
+    log p(x) >= ELBO(x) = E_q[log p(x|z)] - KL(q(z|x) || p(z))
+
+and its true ``log p(x) = log ∫ p(x|z) p(z) dz`` has no closed form. The importance-sampled estimate
+with ``K`` draws ``z_k ~ q(z|x)``::
+
+    log p̂_K(x) = logmeanexp_k [log p(x|z_k) + log p(z_k) - log q(z_k|x)]
+
+is still a lower bound in expectation, but a tighter one as ``K`` grows (Burda et al., 2016), and it
+converges to ``log p(x)``. ``K = 1`` is the ELBO (with a sampled instead of an analytic KL).
+
+**GAN** (Goodfellow et al., 2014). A generator ``x = G(ε)``, ``ε ~ N(0, I)``, and a discriminator
+``D(x)`` (a logit), trained with the non-saturating losses::
+
+    L_D = -log σ(D(x_real)) - log(1 - σ(D(G(ε))))        L_G = -log σ(D(G(ε)))
+
+It gives samples but no density at all, so nothing like a KL gap can be computed for it; instead we
+count the modes its samples cover (:func:`mode_coverage`).
+
+Work layer: imports the core and the training helpers, never plots or widgets.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from nicelab._checks import check_batch, check_positive_int
+from nicelab.coupling import mlp
+from nicelab.train import batches, fit
+
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+def _gaussian_log_density(x: Tensor, mean: Tensor, std: Tensor) -> Tensor:
+    """``log N(x; mean, diag std²)`` summed over the last dimension."""
+    return (-0.5 * ((x - mean) / std) ** 2 - torch.log(std) - 0.5 * _LOG_2PI).sum(dim=-1)
+
+
+def _check_generator(generator: object) -> None:
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise ValueError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+
+
+def _randn(shape: tuple[int, ...], like: Tensor, generator: torch.Generator | None) -> Tensor:
+    """Standard normal noise with ``like``'s dtype and device (drawn where ``generator`` lives)."""
+    device = generator.device if generator is not None else like.device
+    return torch.randn(shape, generator=generator, device=device, dtype=like.dtype).to(like.device)
+
+
+class VAE(nn.Module):
+    """A Gaussian VAE: MLP encoder and decoder with ``depth`` hidden layers of ``hidden`` ReLU units.
+
+    Args:
+        dim: data dimension.
+        latent_dim: dimension of ``z``.
+        min_std: floor on the decoder's standard deviation ``τ(z)``; without it the decoder can
+            shrink ``τ`` around a few points and the likelihood blows up.
+        n_importance: ``K`` used by :meth:`log_prob` (the importance-sampled estimate).
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        latent_dim: int = 2,
+        hidden: int = 64,
+        depth: int = 2,
+        min_std: float = 0.01,
+        n_importance: int = 256,
+    ) -> None:
+        super().__init__()
+        self.dim = check_positive_int(dim, "dim")
+        self.latent_dim = check_positive_int(latent_dim, "latent_dim")
+        self.n_importance = check_positive_int(n_importance, "n_importance")
+        if not (isinstance(min_std, (int, float)) and 0 < min_std < math.inf):
+            raise ValueError(f"min_std must be a positive finite number, got {min_std!r}")
+        self.min_std = float(min_std)
+        self.encoder = mlp(dim, 2 * latent_dim, hidden, depth)
+        self.decoder = mlp(latent_dim, 2 * dim, hidden, depth)
+
+    def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """The approximate posterior ``q(z|x)``: its mean and standard deviation, ``(batch, latent_dim)``."""
+        check_batch(x, self.dim, "x")
+        mean, raw = self.encoder(x).chunk(2, dim=1)
+        return mean, F.softplus(raw) + 1e-4
+
+    def decode(self, z: Tensor) -> tuple[Tensor, Tensor]:
+        """The likelihood ``p(x|z)``: its mean and standard deviation (>= ``min_std``), ``(batch, dim)``."""
+        check_batch(z, self.latent_dim, "z")
+        mean, raw = self.decoder(z).chunk(2, dim=1)
+        return mean, F.softplus(raw) + self.min_std
+
+    def elbo(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """One-sample ELBO per input, shape ``(batch,)``: reparameterised reconstruction minus analytic KL.
+
+        ``KL(N(μ, σ²) || N(0, 1)) = ½ Σ (μ² + σ² - 1) - Σ log σ``.
+        """
+        _check_generator(generator)
+        mean, std = self.encode(x)
+        z = mean + std * _randn(tuple(mean.shape), mean, generator)
+        recon = _gaussian_log_density(x, *self.decode(z))
+        kl = 0.5 * (mean**2 + std**2 - 1.0).sum(dim=1) - torch.log(std).sum(dim=1)
+        return recon - kl
+
+    def log_weights(self, x: Tensor, k: int, generator: torch.Generator | None = None) -> Tensor:
+        """Log importance weights ``log p(x|z_k) + log p(z_k) - log q(z_k|x)``, ``z_k ~ q(z|x)``.
+
+        Shape ``(k, batch)``; their mean over ``k`` estimates the ELBO, their logmeanexp ``log p(x)``.
+        """
+        check_positive_int(k, "k")
+        _check_generator(generator)
+        mean, std = self.encode(x)
+        z = mean + std * _randn((k, *mean.shape), mean, generator)  # (k, batch, latent)
+        dec_mean, dec_std = self.decode(z.reshape(-1, self.latent_dim))
+        log_px_z = _gaussian_log_density(
+            x.expand(k, *x.shape), *(t.reshape(k, *x.shape) for t in (dec_mean, dec_std))
+        )
+        log_pz = _gaussian_log_density(z, torch.zeros_like(z), torch.ones_like(z))
+        log_qz = _gaussian_log_density(z, mean, std)
+        return log_px_z + log_pz - log_qz
+
+    def log_likelihood(
+        self, x: Tensor, k: int = 256, generator: torch.Generator | None = None, chunk: int = 1024
+    ) -> Tensor:
+        """Importance-sampled ``log p̂_K(x) = logmeanexp_k log w_k``, shape ``(batch,)`` (see the module doc).
+
+        Works through the batch ``chunk`` inputs at a time so ``k × chunk`` decoder calls fit in memory.
+        """
+        check_batch(x, self.dim, "x", finite=True)
+        check_positive_int(chunk, "chunk")
+        parts = [
+            torch.logsumexp(self.log_weights(x[i : i + chunk], k, generator), dim=0) - math.log(k)
+            for i in range(0, x.shape[0], chunk)
+        ]
+        return torch.cat(parts)
+
+    def log_prob(self, x: Tensor) -> Tensor:
+        """An *estimate* of ``log p(x)``: :meth:`log_likelihood` with ``K = n_importance``.
+
+        Random, and biased low (a lower bound in expectation); a flow's ``log_prob`` is exact.
+        """
+        return self.log_likelihood(x, self.n_importance)
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """``n`` draws of ``x ~ p(x|z)``, ``z ~ N(0, I)`` (decoder noise included); shape ``(n, dim)``."""
+        check_positive_int(n, "n")
+        _check_generator(generator)
+        anchor = next(self.parameters())
+        z = _randn((n, self.latent_dim), anchor, generator)
+        mean, std = self.decode(z)
+        return mean + std * _randn(tuple(mean.shape), mean, generator)
+
+
+class _ELBOObjective(nn.Module):
+    """Lets :func:`nicelab.fit` train a VAE: its ``log_prob`` is the one-sample ELBO."""
+
+    def __init__(self, vae: VAE) -> None:
+        super().__init__()
+        self.vae, self.dim = vae, vae.dim
+
+    def log_prob(self, x: Tensor) -> Tensor:
+        return self.vae.elbo(x)
+
+
+def train_vae(
+    vae: VAE,
+    data: Tensor | Callable[[int], Tensor],
+    *,
+    steps: int,
+    batch_size: int = 256,
+    lr: float = 1e-3,
+    seed: int | None = None,
+    progress: bool = True,
+    schedule: str = "constant",
+) -> dict[str, list[float]]:
+    """Maximise the ELBO with Adam: :func:`nicelab.fit` with the ELBO in place of ``log p(x)``.
+
+    Returns ``fit``'s history; its ``loss`` is the batch's negative ELBO (an upper bound on the NLL).
+    """
+    if not isinstance(vae, VAE):
+        raise ValueError(f"vae must be a nicelab.baselines.VAE, got {type(vae).__name__}")
+    return fit(
+        _ELBOObjective(vae),
+        data,
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        progress=progress,
+        schedule=schedule,
+    )
+
+
+class GAN(nn.Module):
+    """A generator ``G: R^noise_dim -> R^dim`` and a discriminator ``D: R^dim -> R`` (a logit), both MLPs."""
+
+    def __init__(self, dim: int, noise_dim: int = 2, hidden: int = 64, depth: int = 2) -> None:
+        super().__init__()
+        self.dim = check_positive_int(dim, "dim")
+        self.noise_dim = check_positive_int(noise_dim, "noise_dim")
+        self.generator = mlp(noise_dim, dim, hidden, depth)
+        self.discriminator = mlp(dim, 1, hidden, depth)
+
+    def generate(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """``G(ε)`` for ``n`` draws ``ε ~ N(0, I)``, with gradients (used in training)."""
+        check_positive_int(n, "n")
+        _check_generator(generator)
+        anchor = next(self.generator.parameters())
+        return self.generator(_randn((n, self.noise_dim), anchor, generator))
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """``n`` samples ``x = G(ε)``; shape ``(n, dim)``. There is no ``log_prob``: a GAN has no density."""
+        return self.generate(n, generator)
+
+    def discriminator_loss(self, real: Tensor, fake: Tensor) -> Tensor:
+        """``mean[-log σ(D(real))] + mean[-log(1 - σ(D(fake)))]`` (binary cross-entropy on logits)."""
+        check_batch(real, self.dim, "real")
+        check_batch(fake, self.dim, "fake")
+        real_logit, fake_logit = self.discriminator(real), self.discriminator(fake)
+        return F.binary_cross_entropy_with_logits(
+            real_logit, torch.ones_like(real_logit)
+        ) + F.binary_cross_entropy_with_logits(fake_logit, torch.zeros_like(fake_logit))
+
+    def generator_loss(self, fake: Tensor) -> Tensor:
+        """Non-saturating ``mean[-log σ(D(fake))]``: strong gradients even when D wins early."""
+        check_batch(fake, self.dim, "fake")
+        logit = self.discriminator(fake)
+        return F.binary_cross_entropy_with_logits(logit, torch.ones_like(logit))
+
+
+GAN_HISTORY_KEYS = ("step", "d_loss", "g_loss", "seconds")
+
+
+def train_gan(
+    gan: GAN,
+    data: Tensor | Callable[[int], Tensor],
+    *,
+    steps: int,
+    batch_size: int = 256,
+    lr: float = 1e-3,
+    betas: tuple[float, float] = (0.5, 0.999),
+    seed: int | None = None,
+    progress: bool = True,
+    callback: Callable[[int, GAN], None] | None = None,
+    callback_every: int = 100,
+) -> dict[str, list[float]]:
+    """Alternate one discriminator and one generator Adam step, ``steps`` times.
+
+    ``data`` is a ``(N, dim)`` tensor or a callable ``data(batch_size)``, as for :func:`nicelab.fit`.
+    Returns ``{"step", "d_loss", "g_loss", "seconds"}``, one entry per step. ``callback(step, gan)``
+    runs every ``callback_every`` steps and at the end (e.g. to track mode coverage).
+
+    Raises:
+        ValueError: bad arguments or data.
+        FloatingPointError: a loss became NaN or infinite.
+    """
+    if not isinstance(gan, GAN):
+        raise ValueError(f"gan must be a nicelab.baselines.GAN, got {type(gan).__name__}")
+    check_positive_int(steps, "steps")
+    check_positive_int(batch_size, "batch_size")
+    check_positive_int(callback_every, "callback_every")
+    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr must be a positive finite number, got {lr!r}")
+    if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
+        raise ValueError(f"betas must be two numbers in [0, 1), got {betas!r}")
+    generator = torch.Generator()
+    if seed is not None:
+        torch.manual_seed(seed)
+        generator.manual_seed(seed)
+    else:
+        generator.seed()
+    next_batch = batches(data, batch_size, gan.dim, generator)
+    opt_d = torch.optim.Adam(gan.discriminator.parameters(), lr=lr, betas=betas)
+    opt_g = torch.optim.Adam(gan.generator.parameters(), lr=lr, betas=betas)
+    history: dict[str, list[float]] = {k: [] for k in GAN_HISTORY_KEYS}
+    gan.train()
+    start = time.perf_counter()
+    bar = tqdm(range(1, steps + 1), disable=not progress, desc="gan", unit="step")
+    for step in bar:
+        real = next_batch()
+        # Discriminator step on a detached fake batch, so G gets no gradient from D's loss.
+        d_loss = gan.discriminator_loss(real, gan.generate(real.shape[0]).detach())
+        opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        opt_d.step()
+        g_loss = gan.generator_loss(gan.generate(real.shape[0]))
+        opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        opt_g.step()
+        d_value, g_value = d_loss.item(), g_loss.item()
+        if not (math.isfinite(d_value) and math.isfinite(g_value)):
+            bar.close()
+            raise FloatingPointError(
+                f"GAN losses became ({d_value}, {g_value}) at step {step}; try a lower lr"
+            )
+        for key, value in zip(
+            GAN_HISTORY_KEYS, (step, d_value, g_value, time.perf_counter() - start), strict=True
+        ):
+            history[key].append(value)
+        if progress and (step % 10 == 0 or step == steps):
+            bar.set_postfix(d=f"{d_value:.3f}", g=f"{g_value:.3f}")
+        if callback is not None and (step % callback_every == 0 or step == steps):
+            callback(step, gan)
+    bar.close()
+    return history
+
+
+@dataclass
+class ModeCoverage:
+    """Result of :func:`mode_coverage`.
+
+    Attributes:
+        counts: samples within ``n_std`` standard deviations of each centre, one per mode.
+        covered: whether each mode holds at least ``min_share`` of its fair share ``n / n_modes``.
+        n_covered: how many modes are covered.
+        quality: fraction of all samples that lie within ``n_std`` std of some centre.
+    """
+
+    counts: list[int]
+    covered: list[bool]
+    n_covered: int
+    quality: float
+
+    @property
+    def n_modes(self) -> int:
+        return len(self.counts)
+
+
+def mode_coverage(
+    samples: Tensor, centres: Tensor, std: float, n_std: float = 3.0, min_share: float = 0.25
+) -> ModeCoverage:
+    """Count the modes of an isotropic Gaussian mixture that ``samples`` cover.
+
+    A sample belongs to the nearest centre if it lies within ``n_std · std`` of it. A mode counts as
+    covered when it holds at least ``min_share · n / n_modes`` samples (a fraction of what a perfect
+    sampler would put there), so a handful of stray samples does not count as coverage.
+    """
+    centres = torch.as_tensor(centres)
+    if centres.dim() != 2 or centres.shape[0] == 0:
+        raise ValueError(
+            f"centres must have shape (n_modes, dim) with n_modes >= 1, got {tuple(centres.shape)}"
+        )
+    check_batch(samples, centres.shape[1], "samples", finite=True)
+    for name, value in (("std", std), ("n_std", n_std)):
+        if not (isinstance(value, (int, float)) and 0 < value < math.inf):
+            raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    if not (isinstance(min_share, (int, float)) and 0 < min_share <= 1):
+        raise ValueError(f"min_share must be in (0, 1], got {min_share!r}")
+    distance = torch.cdist(samples.detach().double(), centres.double())  # (n, n_modes)
+    nearest_dist, nearest = distance.min(dim=1)
+    near = nearest_dist <= n_std * std
+    k = centres.shape[0]
+    counts = torch.bincount(nearest[near], minlength=k).tolist()
+    needed = min_share * samples.shape[0] / k
+    covered = [c >= needed for c in counts]
+    return ModeCoverage(
+        counts=counts, covered=covered, n_covered=sum(covered), quality=float(near.double().mean())
+    )
+
+
+__all__ = ["GAN", "VAE", "ModeCoverage", "mode_coverage", "train_gan", "train_vae"]
