@@ -7,6 +7,7 @@ cell, move its controls, and it updates its figure's artists in place.
 from __future__ import annotations
 
 from nicelab.widgets._base import FigureView, render_png
+from nicelab.widgets.compare import LatentComparison, LogDetMap  # lessons 07, 08
 from nicelab.widgets.coupling import CouplingExplorer  # lesson 03
 from nicelab.widgets.mnist import InpaintingView, InterpolationView, SampleGridView, TopKView  # lesson 06
 from nicelab.widgets.scaling import ScalingExplorer  # lesson 04
@@ -20,4 +21,6 @@ __all__ = [
     "InterpolationView",
     "SampleGridView",
     "TopKView",
+    "LatentComparison",  # lessons 07, 08
+    "LogDetMap",
 ]
