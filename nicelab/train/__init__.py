@@ -1,4 +1,10 @@
-"""Maximum-likelihood training: minimise the mean negative log-likelihood ``-E[log p(x)]``."""
+"""Maximum-likelihood training: minimise the mean negative log-likelihood ``-E[log p(x)]``.
+
+:func:`fit` is the general loop used by the 2D lessons. :func:`train_mnist` (in
+``nicelab.train.mnist``) is the MNIST recipe, also available from the command line::
+
+    python -m nicelab.train mnist --minutes 5 --out checkpoints/nice_mnist.pt [--resume] [--bf16]
+"""
 
 from __future__ import annotations
 
@@ -139,3 +145,9 @@ def fit(
             callback(step, model)
     bar.close()
     return history
+
+
+# The MNIST recipe lives in its own module; re-exported here (after fit, which it does not need).
+from nicelab.train.mnist import train_mnist  # noqa: E402
+
+__all__ = ["HISTORY_KEYS", "batches", "fit", "train_mnist"]

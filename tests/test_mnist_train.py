@@ -1,0 +1,143 @@
+"""The MNIST recipe and its CLI: budgets, evaluation, checkpoints, exact resume, clear errors."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from nicelab import load_checkpoint
+from nicelab.checkpoint import read_checkpoint
+from nicelab.data import bits_per_dim, evaluate, load_sample
+from nicelab.train import mnist as recipe
+from nicelab.train import train_mnist
+from nicelab.train.__main__ import main
+
+TINY = {"dim": 784, "n_couplings": 2, "hidden": 16, "depth": 1, "prior": "logistic"}
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return load_sample("train")[0][:400], load_sample("test")[0][:100]
+
+
+def run(sample, **kwargs):
+    train, test = sample
+    options = {"architecture": TINY, "progress": False, "batch_size": 50, "lr": 3e-3, "threads": 1}
+    return train_mnist(**{"train_images": train, "test_images": test, **options, **kwargs})
+
+
+def test_training_raises_the_test_likelihood_and_records_history(sample):
+    model, history = run(sample, steps=30, eval_every=10)
+    assert history["step"] == list(range(1, 31))
+    assert history["eval_step"] == [0, 10, 20, 30]
+    assert history["test_ll"][-1] > history["test_ll"][0] + 5.0
+    assert history["test_bpd"] == pytest.approx([bits_per_dim(v) for v in history["test_ll"]])
+    assert history["lr"][0] == pytest.approx(3e-3) and history["lr"][-1] < 1e-4  # cosine decay
+    assert all(math.isfinite(v) for v in history["loss"]) and history["seconds"] == sorted(history["seconds"])
+    assert not model.training and model.scaling.log_scale.dtype == torch.float32
+    assert evaluate(model, sample[1]) == pytest.approx(history["test_ll"][-1], rel=1e-6)
+
+
+def test_minutes_budget_stops_on_training_time(sample):
+    _, history = run(sample, minutes=0.01)  # 0.6 training seconds
+    assert history["seconds"][-1] >= 0.6 and history["seconds"][-2] < 0.6
+    assert history["eval_seconds"][-1] == history["seconds"][-1]
+
+
+def test_bf16_training_runs_and_evaluates_in_float32(sample):
+    model, history = run(sample, steps=8, bf16=True)
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert history["test_ll"][-1] > history["test_ll"][0]
+
+
+def test_checkpoint_loads_with_weights_only_and_resume_is_exact(sample, tmp_path, monkeypatch):
+    straight_path, resumed_path = tmp_path / "straight.pt", tmp_path / "resumed.pt"
+    _, straight = run(sample, steps=12, eval_every=6, out=straight_path)
+    loaded = load_checkpoint(straight_path)  # torch.load(weights_only=True) inside
+    assert loaded.config() == TINY
+    assert evaluate(loaded, sample[1]) == pytest.approx(straight["test_ll"][-1], rel=1e-6)
+
+    # Kill a second, identical run right after its step-6 checkpoint, then resume it.
+    real_save, saves = recipe.save_checkpoint, []
+
+    def save_then_die(*args, **kwargs):
+        real_save(*args, **kwargs)
+        saves.append(kwargs["step"])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(recipe, "save_checkpoint", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        run(sample, steps=12, eval_every=6, out=resumed_path)
+    monkeypatch.setattr(recipe, "save_checkpoint", real_save)
+    assert saves == [6] and read_checkpoint(resumed_path)["step"] == 6
+    _, resumed = run(sample, steps=12, eval_every=6, out=resumed_path, resume=True)
+    assert resumed["step"] == straight["step"] and resumed["loss"] == straight["loss"]
+    assert resumed["test_ll"] == straight["test_ll"]
+
+
+def test_resume_refuses_another_architecture(sample, tmp_path):
+    run(sample, steps=2, out=tmp_path / "m.pt")
+    with pytest.raises(ValueError, match="architecture"):
+        run(sample, steps=4, out=tmp_path / "m.pt", resume=True, architecture={**TINY, "hidden": 8})
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({}, "budget"),
+        ({"steps": 0}, "steps"),
+        ({"minutes": -1.0}, "minutes"),
+        ({"steps": 1, "lr": math.nan}, "lr"),
+        ({"steps": 1, "bf16": "yes"}, "bf16"),
+        ({"steps": 1, "batch_size": 0}, "batch_size"),
+        ({"steps": 1, "eval_every": 0}, "eval_every"),
+        ({"steps": 1, "resume": True}, "out="),
+        ({"steps": 1, "architecture": {**TINY, "dim": 10}}, "dim=784"),
+        ({"steps": 1, "architecture": {"width": 3}}, "NICE arguments"),
+        ({"steps": 1, "train_images": torch.rand(10, 784)}, "uint8"),
+        ({"steps": 1, "test_images": torch.zeros(10, 27, 27, dtype=torch.uint8)}, r"\(N, 28, 28\)"),
+    ],
+)
+def test_train_mnist_rejects_bad_arguments(sample, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        run(sample, **kwargs)
+
+
+def test_cli_trains_and_resumes(tmp_path, capsys):
+    out = tmp_path / "cli.pt"
+    args = [
+        "mnist",
+        "--sample",
+        "--hidden",
+        "16",
+        "--depth",
+        "1",
+        "--out",
+        str(out),
+        "--quiet",
+        "--threads",
+        "1",
+    ]
+    assert main([*args, "--steps", "3"]) == 0
+    assert "test LL" in capsys.readouterr().out and read_checkpoint(out)["step"] == 3
+    assert main([*args, "--steps", "5", "--resume"]) == 0
+    payload = read_checkpoint(out)
+    assert payload["step"] == 5 and payload["history"]["step"] == [1, 2, 3, 4, 5]
+    assert main([*args, "--steps", "5", "--resume", "--hidden", "8"]) == 2
+    assert "architecture" in capsys.readouterr().err
+
+
+def test_cli_runs_as_a_module(tmp_path):
+    out = tmp_path / "m.pt"
+    command = [sys.executable, "-m", "nicelab.train", "mnist", "--sample", "--steps", "2", "--hidden", "8"]
+    command += ["--depth", "1", "--out", str(out), "--quiet", "--threads", "1"]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "nats" in result.stdout and result.stderr == ""
+    assert load_checkpoint(out).config()["hidden"] == 8
