@@ -16,12 +16,14 @@ from importlib.metadata import PackageNotFoundError, version
 
 from nicelab.checkpoint import load_checkpoint, save_checkpoint
 from nicelab.coupling import AdditiveCoupling, AffineCoupling, Coupling
+from nicelab.data import bits_per_dim, dequantize, load_mnist, load_sample
 from nicelab.flows import CouplingFlow
 from nicelab.nice import NICE
 from nicelab.priors import Gaussian, Logistic
 from nicelab.scaling import Scaling
 from nicelab.settings import FAST, pick
 from nicelab.train import fit
+from nicelab.train.mnist import train_mnist
 from nicelab.transforms import Compose, Inverse, Shift, Transform
 
 try:
@@ -57,9 +59,14 @@ __all__ = [
     "Scaling",
     "Shift",
     "Transform",
+    "bits_per_dim",
+    "dequantize",
     "fit",
     "load_checkpoint",
+    "load_mnist",
+    "load_sample",
     "pick",
     "save_checkpoint",
+    "train_mnist",
     "versions",
 ]
