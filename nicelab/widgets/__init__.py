@@ -7,12 +7,16 @@ cell, move its controls, and it updates its figure's artists in place.
 from __future__ import annotations
 
 from nicelab.widgets._base import FigureView, render_png
+from nicelab.widgets.change_of_variables import ChangeOfVariablesView  # lesson 01
 from nicelab.widgets.compare import LatentComparison, LogDetMap  # lessons 07, 08
 from nicelab.widgets.coupling import CouplingExplorer  # lesson 03
+from nicelab.widgets.jacobian import LinearMapView  # lesson 02
 from nicelab.widgets.mnist import InpaintingView, InterpolationView, SampleGridView, TopKView  # lesson 06
 from nicelab.widgets.scaling import ScalingExplorer  # lesson 04
 
 __all__ = [
+    "ChangeOfVariablesView",  # lesson 01
+    "LinearMapView",  # lesson 02
     "CouplingExplorer",  # lesson 03
     "ScalingExplorer",  # lesson 04
     "FigureView",
