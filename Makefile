@@ -1,4 +1,5 @@
 # Two commands: `make lab` opens the course, `make test` runs every test (fast mode).
+# `make browser-test` also opens a lesson in a real JupyterLab in headless Chromium (needs /usr/bin/chromium).
 # TORCH is the torch requirement pip installs first. The default pins the CPU wheel used by CI;
 # elsewhere run e.g. `make lab TORCH=torch` for your platform's default (CUDA on Linux), or
 # `make lab TORCH="torch --index-url https://download.pytorch.org/whl/cpu"` for a CPU-only build.
@@ -7,9 +8,10 @@ VENV ?= .venv
 TORCH ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.nicelab-installed
+BROWSER_STAMP := $(VENV)/.nicelab-browser-installed
 PYTEST_ARGS ?=
 
-.PHONY: setup lab test unit notebooks lint format figures benchmarks clean
+.PHONY: setup lab test unit notebooks lint format figures benchmarks clean browser-test
 
 setup: $(STAMP)
 
@@ -22,18 +24,31 @@ $(STAMP): pyproject.toml
 lab: setup
 	$(BIN)/jupyter lab notebooks/00_start_here.ipynb
 
+# tests/browser needs Chromium and Playwright: `make browser-test` runs it, `make test` skips it.
 test: setup
 	$(BIN)/ruff check nicelab tests benchmarks notebooks
-	NICELAB_FAST=1 MPLBACKEND=Agg $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env $(PYTEST_ARGS)
+	$(BIN)/ruff format --check nicelab tests benchmarks
+	NICELAB_FAST=1 MPLBACKEND=Agg $(BIN)/python -m pytest tests notebooks --ignore=tests/browser \
+		--nbval-lax --nbval-current-env $(PYTEST_ARGS)
 
 unit: setup
-	NICELAB_FAST=1 MPLBACKEND=Agg $(BIN)/python -m pytest tests $(PYTEST_ARGS)
+	NICELAB_FAST=1 MPLBACKEND=Agg $(BIN)/python -m pytest tests --ignore=tests/browser $(PYTEST_ARGS)
+
+# A lesson in JupyterLab in headless system Chromium (never downloads a browser); writes
+# figures/browser_widget.png. On Debian/Ubuntu: apt-get install chromium.
+$(BROWSER_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[test,browser]"
+	touch $(BROWSER_STAMP)
+
+browser-test: $(BROWSER_STAMP)
+	$(BIN)/python -m pytest tests/browser -v -s $(PYTEST_ARGS)
 
 notebooks: setup
 	NICELAB_FAST=1 $(BIN)/python -m pytest notebooks --nbval-lax --nbval-current-env $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check nicelab tests benchmarks notebooks
+	$(BIN)/ruff format --check nicelab tests benchmarks
 
 format: setup
 	$(BIN)/ruff format nicelab tests benchmarks

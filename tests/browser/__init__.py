@@ -1,0 +1,1 @@
+"""Real-browser tests (run by `make browser-test`, skipped by `make test`)."""

@@ -1,0 +1,234 @@
+"""A lesson's widget, in a real JupyterLab, in a real browser.
+
+The headless widget tests (tests/test_widgets_*.py) prove that a view updates its figure. This test
+proves what a learner sees: JupyterLab (from this environment) opens a lesson in headless Chromium,
+runs every cell, the widget renders (no "Error displaying widget", no "Failed to load model class"),
+and moving its slider with the keyboard changes the picture. It saves a screenshot to
+``figures/browser_widget.png``.
+
+Run it with ``make browser-test`` (``make test`` skips this folder: it needs Chromium and Playwright).
+The lesson runs in fast mode (``NICELAB_FAST=1`` in the server's environment). Set
+``NICELAB_BROWSER_NOTEBOOK=notebooks/NN_name.ipynb`` to open another lesson.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from tests.browser.conftest import JUPYTER, ROOT, Browser
+from tests.browser.widget_versions import installed_stack, mismatch
+
+SCREENSHOT = ROOT / "figures" / "browser_widget.png"
+WIDGET_ERRORS = ("Error displaying widget", "Failed to load model class")
+#: run-all budget (fast mode; the slowest lesson with a widget takes well under a minute on 2 cores)
+RUN_TIMEOUT_MS = 300_000
+
+# Small JavaScript helpers run in the page; ``window.jupyterapp`` exists because the server runs
+# with --LabApp.expose_app_in_browser.
+NOTEBOOK_READY = """(name) => {
+    const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+    if (!panel || !panel.context || !panel.context.path.endsWith(name) || !panel.sessionContext) return false;
+    const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
+    return panel.context.isReady && !!kernel && kernel.status === 'idle';
+}"""
+RUN_ALL = """() => {
+    window.__nicelabRunAll = undefined;
+    window.jupyterapp.commands.execute('notebook:run-all-cells').then(
+        (ok) => { window.__nicelabRunAll = String(ok); },
+        (err) => { window.__nicelabRunAll = 'error: ' + err; });
+}"""
+CELL_ERRORS = """() => {
+    const cells = window.jupyterapp.shell.currentWidget.content.model.cells;
+    const found = [];
+    for (let i = 0; i < cells.length; i++) {
+        const cell = cells.get(i);
+        if (cell.type !== 'code') continue;
+        for (const out of cell.outputs.toJSON()) {
+            if (out.output_type === 'error') found.push(`cell ${i}: ${out.ename}: ${out.evalue}`);
+        }
+        if (cell.executionCount === null) found.push(`cell ${i}: not executed`);
+    }
+    return found;
+}"""
+
+WIDGET_OUTPUTS = """() => {
+    const cells = window.jupyterapp.shell.currentWidget.content.model.cells;
+    let count = 0;
+    for (let i = 0; i < cells.length; i++) {
+        const cell = cells.get(i);
+        if (cell.type !== 'code') continue;
+        for (const out of cell.outputs.toJSON()) {
+            if (out.data && out.data['application/vnd.jupyter.widget-view+json']) count += 1;
+        }
+    }
+    return count;
+}"""
+
+DEMO_NOTEBOOK = [
+    "import numpy as np\nfrom matplotlib.figure import Figure\nimport ipywidgets as widgets\n"
+    "from nicelab.widgets import FigureView",
+    "class Wave(FigureView):\n"
+    "    def __init__(self):\n"
+    "        fig = Figure(figsize=(4, 3))\n"
+    "        ax = fig.add_subplot()\n"
+    "        self.x = np.linspace(0, 2 * np.pi, 200)\n"
+    "        (self.line,) = ax.plot(self.x, np.sin(self.x))\n"
+    "        ax.set_ylim(-1.1, 1.1)\n"
+    "        super().__init__(fig, {'k': widgets.IntSlider(value=1, min=1, max=8, description='k')})\n"
+    "    def update(self):\n"
+    "        self.line.set_ydata(np.sin(self.controls['k'].value * self.x))\n"
+    "\n"
+    "Wave()",
+]
+
+
+def lesson_with_widget() -> Path | None:
+    """The lesson to open: ``NICELAB_BROWSER_NOTEBOOK``, else the first lesson that shows a nicelab widget.
+
+    ``None`` (also for ``NICELAB_BROWSER_NOTEBOOK=demo``) means: use :func:`demo_notebook`.
+    """
+    chosen = os.environ.get("NICELAB_BROWSER_NOTEBOOK")
+    if chosen == "demo":
+        return None
+    if chosen:
+        return (ROOT / chosen).resolve()
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        if any("nicelab.widgets" in "".join(c["source"]) for c in cells if c["cell_type"] == "code"):
+            return path
+    return None
+
+
+def has_outputs_in(text: bytes | str) -> bool:
+    """Whether a notebook's JSON has any stored output or execution count."""
+    cells = json.loads(text)["cells"]
+    return any(c.get("outputs") or c.get("execution_count") for c in cells if c["cell_type"] == "code")
+
+
+def has_outputs(path: Path) -> bool:
+    return has_outputs_in(path.read_bytes())
+
+
+def demo_notebook(folder: Path) -> Path:
+    """A two-cell notebook with a FigureView, for when no lesson with a widget exists yet."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in DEMO_NOTEBOOK]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = folder / "widget_demo.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def test_widget_python_and_lab_extension_versions_match():
+    stack = installed_stack(JUPYTER)
+    problem = mismatch(stack)
+    assert problem is None, problem
+
+
+def test_lesson_widget_renders_and_reacts_in_chromium(lab_server, chromium: Browser, tmp_path):
+    problem = mismatch(installed_stack(JUPYTER))
+    assert problem is None, f"widgets cannot work in the browser: {problem}"
+    started = time.monotonic()
+    notebook = lesson_with_widget()
+    if notebook is None:
+        notebook = demo_notebook(tmp_path)
+    root = ROOT if notebook.is_relative_to(ROOT) else notebook.parent
+    original = notebook.read_bytes()
+    try:
+        _run_lesson_and_move_a_slider(lab_server, chromium, notebook, root, started)
+    finally:
+        saved_outputs = has_outputs(notebook) and not has_outputs_in(original)
+        if saved_outputs:  # lessons stay output-free: put the file back, then fail
+            notebook.write_bytes(original)
+    assert not saved_outputs, f"JupyterLab saved outputs into {notebook.name} (autosave should be off)"
+
+
+def _run_lesson_and_move_a_slider(lab_server, chromium: Browser, notebook: Path, root: Path, started: float):
+    server = lab_server(root, env={"NICELAB_FAST": "1"})
+    page = chromium.page
+    relative = notebook.relative_to(root).as_posix()
+
+    def explain(what: str) -> str:
+        return (
+            f"{what}\n--- browser console ---\n"
+            + "\n".join(chromium.console[-30:])
+            + (f"\n--- server log ---\n{server.log_tail()}")
+        )
+
+    page.goto(server.url(relative), wait_until="domcontentloaded", timeout=120_000)
+    try:
+        page.wait_for_function(NOTEBOOK_READY, arg=notebook.name, timeout=180_000, polling=500)
+    except Exception as err:
+        pytest.fail(explain(f"{relative} did not open with an idle kernel: {err}"))
+    opened = time.monotonic()
+
+    page.evaluate(RUN_ALL)
+    page.wait_for_function("() => window.__nicelabRunAll !== undefined", timeout=RUN_TIMEOUT_MS, polling=1000)
+    outcome = page.evaluate("() => window.__nicelabRunAll")
+    errors = page.evaluate(CELL_ERRORS)
+    assert outcome == "true" and not errors, explain(f"running {relative} failed ({outcome}): {errors}")
+    ran = time.monotonic()
+
+    # The widget of a FigureView: an output holding both a slider and the figure's <img>.
+    output = (
+        page.locator(".jp-OutputArea-output")
+        .filter(has=page.locator(".widget-slider"))
+        .filter(has=page.locator("img.widget-image"))
+        .first
+    )
+    try:
+        output.wait_for(state="visible", timeout=60_000)
+    except Exception as err:
+        pytest.fail(explain(f"no widget with a slider and an image rendered in {relative}: {err}"))
+    body = page.inner_text("body")
+    for message in WIDGET_ERRORS:
+        assert message not in body, explain(f"the page says {message!r}")
+    # Every widget output must render as a widget, not as its text fallback ("VBox(children=...)").
+    expected = page.evaluate(WIDGET_OUTPUTS)
+    rendered = page.locator(".jp-OutputArea-output:has(> .jupyter-widgets)").count()
+    assert rendered == expected > 0, explain(f"{expected} widget outputs, {rendered} rendered as widgets")
+
+    output.scroll_into_view_if_needed()
+    image = output.locator("img.widget-image").first
+    slider = output.locator(".widget-slider").first
+    readout = slider.locator(".widget-readout")
+    page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=image.element_handle())
+    src_before, pixels_before = image.get_attribute("src"), image.screenshot()
+    value_before = readout.inner_text()
+
+    handle = slider.locator(".noUi-handle").first
+    handle.focus()
+    for _ in range(3):
+        handle.press("ArrowRight")
+    try:
+        page.wait_for_function(
+            "([img, before]) => img.getAttribute('src') !== before && img.complete && img.naturalWidth > 0",
+            arg=[image.element_handle(), src_before],
+            timeout=60_000,
+        )
+    except Exception as err:
+        moved = f"moving the slider (readout {value_before!r})"
+        pytest.fail(explain(f"{moved} did not re-render the image: {err}"))
+    page.wait_for_timeout(300)  # let the new PNG paint
+    pixels_after = image.screenshot()
+    value_after = readout.inner_text()
+    assert value_after != value_before, f"the slider readout stayed at {value_before!r}"
+    assert pixels_after != pixels_before, "the image source changed but the picture did not"
+    body = page.inner_text("body")
+    for message in WIDGET_ERRORS:
+        assert message not in body, explain(f"after moving the slider the page says {message!r}")
+
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    output.scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOT))
+    print(
+        f"\n{relative}: opened in {opened - started:.1f} s, ran all cells in {ran - opened:.1f} s, "
+        f"slider {value_before} -> {value_after}, total {time.monotonic() - started:.1f} s; "
+        f"screenshot {SCREENSHOT}"
+    )
