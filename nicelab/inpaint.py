@@ -4,10 +4,17 @@ NICE (section 5.2) completes an image ``x = (x_O, x_H)`` with observed pixels ``
 pixels ``x_H`` by climbing the model's log-density in ``x_H`` only, projecting back onto the data
 interval after every step::
 
-    x_H <- clip( x_H + α_i · (∂ log p(x_O, x_H) / ∂x_H + σ·ε), 0, 1 ),   α_i = α_0 · t_0 / (t_0 + i)
+    x_H <- clip( x_H + α_i · (∂ log p(x_O, x_H) / ∂x_H + σ·ε), 0, 1 )
 
-with ``ε ~ N(0, I)`` (the paper uses α_0 = 0.1, t_0 = 100 and σ = 1; ``noise=0`` makes the ascent
-deterministic). The observed pixels never change, and every iterate stays in ``[0, 1]``.
+with ``ε ~ N(0, I)``. Two step rules:
+
+* ``adaptive=False`` (the paper's kind of schedule): ``α_i = α_0 · t_0 / (t_0 + i)``, optionally with
+  gradient noise ``σ > 0`` as in the paper. Too large an ``α_0`` overshoots and *lowers* log p: a
+  trained NICE multiplies pixels by ``exp(s_i)`` of up to ~50, so the curvature is large.
+* ``adaptive=True`` (default, no noise): each image keeps its own step; a step that would lower its
+  log p is rejected and the step halved, an accepted one grows it by 20%. log p then never decreases.
+
+The observed pixels never change, and every iterate stays in ``[0, 1]``.
 
 Masks are boolean vectors over the ``side × side`` pixels (row-major), ``True`` where a pixel is
 *missing*. Scores compare a completion with the true pixels on the missing positions only (MSE and
@@ -136,9 +143,10 @@ def inpaint(
     missing: Tensor,
     *,
     steps: int = 300,
-    step_size: float = 0.1,
+    step_size: float = 0.01,
     decay: float = 100.0,
     noise: float = 0.0,
+    adaptive: bool = True,
     init: str | Tensor = "uniform",
     generator: torch.Generator | None = None,
     frames: int = 31,
@@ -149,8 +157,12 @@ def inpaint(
         model: anything with ``dim`` and a differentiable ``log_prob(x) -> (batch,)`` on [0, 1] data.
         x: ``(batch, dim)`` images in [0, 1]; the values at missing positions are ignored.
         missing: ``(dim,)`` or ``(batch, dim)`` boolean mask, ``True`` = fill this pixel.
-        steps: ascent steps; ``step_size`` (α_0) and ``decay`` (t_0) give α_i = α_0·t_0/(t_0 + i).
-        noise: σ, the standard deviation of the Gaussian noise added to the gradient (0 = none).
+        steps: ascent steps (one gradient evaluation each).
+        step_size: α_0, the first step (per image when ``adaptive``).
+        decay: t_0 of the fixed schedule α_i = α_0·t_0/(t_0 + i) (``adaptive=False`` only).
+        noise: σ, the standard deviation of the Gaussian noise added to the gradient (0 = none;
+            only with ``adaptive=False``, since noise and a monotone ascent do not mix).
+        adaptive: per-image step control that never lowers log p (see the module docstring).
         init: start of the missing pixels: ``"uniform"`` (random in [0, 1]), ``"zeros"``, ``"half"``
             (all 0.5), or a ``(dim,)``/``(batch, dim)`` tensor in [0, 1] such as the mean image.
         frames: how many iterates to record, evenly spaced from step 0 to ``steps`` (at least 2).
@@ -169,30 +181,41 @@ def inpaint(
             raise ValueError(f"{label} must be a positive finite number, got {value!r}")
     if not (isinstance(noise, (int, float)) and math.isfinite(noise) and noise >= 0):
         raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
+    if adaptive and noise > 0:
+        raise ValueError(
+            "noise > 0 needs adaptive=False (the paper's schedule): a noisy step is never rejected"
+        )
 
     start = _initial_fill(x, init, generator)
     current = torch.where(missing, start, x).detach()
-    record_at = sorted({round(i * steps / (frames - 1)) for i in range(frames)})
+    record_at = set(round(i * steps / (frames - 1)) for i in range(frames))
     recorded, history = [], []
+    alpha = torch.full((x.shape[0], 1), float(step_size), dtype=x.dtype, device=x.device)
     was_training = model.training
     model.eval()
     try:
+        log_p, grad = _value_and_grad(model, current)
         for i in range(steps + 1):
-            probe = current.clone().requires_grad_(True)
-            log_p = model.log_prob(probe)
-            history.append(log_p.detach())
+            history.append(log_p)
             if i in record_at:
-                recorded.append(current.clone())
+                recorded.append(current)
             if i == steps:
                 break
-            # Only the pixels are differentiated: the parameters' .grad stay untouched.
-            (grad,) = torch.autograd.grad(log_p.sum(), probe)
             if noise > 0:
                 eps = torch.randn(current.shape, generator=generator, dtype=current.dtype)
                 grad = grad + noise * eps.to(current.device)
-            alpha = step_size * decay / (decay + i)
-            moved = (current + alpha * grad).clamp(0.0, 1.0)  # the projection onto [0, 1]
-            current = torch.where(missing, moved, x).detach()
+            rate = alpha if adaptive else step_size * decay / (decay + i)
+            moved = (current + rate * grad).clamp(0.0, 1.0)  # the projection onto [0, 1]
+            candidate = torch.where(missing, moved, x)
+            new_log_p, new_grad = _value_and_grad(model, candidate)
+            if adaptive:
+                accept = (new_log_p >= log_p).unsqueeze(1)
+                alpha = torch.where(accept, alpha * 1.2, alpha * 0.5)
+                current = torch.where(accept, candidate, current)
+                log_p = torch.where(accept.squeeze(1), new_log_p, log_p)
+                grad = torch.where(accept, new_grad, grad)
+            else:
+                current, log_p, grad = candidate, new_log_p, new_grad
     finally:
         model.train(was_training)
     return Inpainting(
@@ -200,8 +223,17 @@ def inpaint(
         missing=missing,
         log_prob=torch.stack(history),
         iterates=torch.stack(recorded),
-        frame_steps=record_at,
+        frame_steps=sorted(record_at),
     )
+
+
+def _value_and_grad(model: torch.nn.Module, x: Tensor) -> tuple[Tensor, Tensor]:
+    """``log p(x)`` and its gradient with respect to the pixels only (parameters' .grad untouched)."""
+    probe = x.detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        log_p = model.log_prob(probe)
+        (grad,) = torch.autograd.grad(log_p.sum(), probe)
+    return log_p.detach(), grad
 
 
 def _initial_fill(x: Tensor, init: str | Tensor, generator: torch.Generator | None) -> Tensor:

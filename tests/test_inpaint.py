@@ -109,7 +109,13 @@ def test_projection_keeps_pixels_in_the_unit_interval():
     model = gaussian_model(centre)
     x = torch.rand(2, DIM, dtype=torch.float64)
     result = inpaint(
-        model, x, mask("random75", 4), steps=50, noise=0.5, generator=torch.Generator().manual_seed(0)
+        model,
+        x,
+        mask("random75", 4),
+        steps=50,
+        noise=0.5,
+        adaptive=False,
+        generator=torch.Generator().manual_seed(0),
     )
     assert float(result.iterates.min()) >= 0.0 and float(result.iterates.max()) <= 1.0
     hidden = result.missing
@@ -123,6 +129,7 @@ def test_inpainting_increases_log_p_and_leaves_the_model_alone():
     x = torch.rand(6, DIM, dtype=torch.float64)
     result = inpaint(model, x, mask("bottom", 4), steps=60, frames=7, step_size=0.02)
     assert (result.log_prob[-1] > result.log_prob[0]).all()
+    assert (result.log_prob[1:] >= result.log_prob[:-1]).all()  # the adaptive ascent never goes down
     with torch.no_grad():
         assert torch.allclose(model.log_prob(result.images), result.log_prob[-1])
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
@@ -133,6 +140,24 @@ def test_inpainting_increases_log_p_and_leaves_the_model_alone():
     )
     assert result.log_prob.shape == (61, 6)
     assert torch.equal(result.iterates[-1], result.images)
+
+
+def test_fixed_schedule_matches_the_formula_and_can_overshoot():
+    centre = torch.full((DIM,), 0.5, dtype=torch.float64)
+    model = gaussian_model(centre, log_scale=1.0)  # gradient -e^2 (x - 0.5): curvature e^2 ≈ 7.4
+    x = torch.zeros(1, DIM, dtype=torch.float64)
+    hidden = mask("top", 4)
+    small = inpaint(model, x, hidden, steps=2, step_size=0.1, decay=1.0, init="zeros", adaptive=False)
+    # by hand: x1 = 0 + 0.1 * e^2 * 0.5, then x2 = x1 + 0.05 * e^2 * (0.5 - x1), both inside [0, 1]
+    x1 = 0.1 * math.exp(2) * 0.5
+    x2 = x1 + 0.1 * 0.5 * math.exp(2) * (0.5 - x1)
+    assert torch.allclose(small.iterates[1][0, hidden], torch.full((8,), x1, dtype=torch.float64))
+    assert torch.allclose(small.images[0, hidden], torch.full((8,), x2, dtype=torch.float64))
+    start = torch.full((DIM,), 0.3, dtype=torch.float64)
+    big = inpaint(model, x, hidden, steps=1, step_size=0.4, init=start, adaptive=False)
+    assert (big.log_prob[-1] < big.log_prob[0]).all()  # 0.3 -> 0.3 + 0.4·7.4·0.2 = 0.89: overshoots 0.5
+    safe = inpaint(model, x, hidden, steps=1, step_size=0.4, init=start)
+    assert (safe.log_prob[-1] >= safe.log_prob[0]).all()  # the adaptive rule rejects that step
 
 
 def test_per_image_masks_and_tensor_init():
@@ -152,7 +177,13 @@ def test_noise_is_reproducible_with_a_generator():
     x = torch.rand(2, DIM, dtype=torch.float64)
     run = [
         inpaint(
-            model, x, mask("right", 4), steps=10, noise=1.0, generator=torch.Generator().manual_seed(1)
+            model,
+            x,
+            mask("right", 4),
+            steps=10,
+            noise=1.0,
+            adaptive=False,
+            generator=torch.Generator().manual_seed(1),
         ).images
         for _ in range(2)
     ]
@@ -173,6 +204,7 @@ def test_noise_is_reproducible_with_a_generator():
         ({"step_size": -1.0}, "step_size"),
         ({"decay": math.inf}, "decay"),
         ({"noise": -0.1}, "noise"),
+        ({"noise": 0.5}, "adaptive=False"),
         ({"init": "mean"}, "init"),
         ({"init": torch.full((DIM,), 2.0, dtype=torch.float64)}, "init"),
         ({"init": torch.zeros(3)}, "init"),
