@@ -1,0 +1,201 @@
+"""Lesson 05's layer-by-layer view of a trained 2-D NICE.
+
+A slider walks through the model's stages ``input, centre, coupling 1 … coupling K, scaling (latent)``
+(``NICE.layer_names()``). At stage ``k`` the view shows
+
+(a) the data pushed forward through the first ``k`` layers (colours fixed at the input, so you can
+    follow each point), and
+(b) the prior pulled back through the *last* layers to stage ``k``: the density of that intermediate
+    variable, ``p_k(h) = p_Z(F_k(h)) · |det ∂F_k/∂h|`` with ``F_k`` the remaining layers, and the image of
+    a regular grid of prior quantiles. Reading (b) from the latent end back to the input shows the
+    prior being warped into the data distribution.
+
+The title gives the log-det of the layer that produced stage ``k`` (0 for the shift and every additive
+coupling, ``Σ s`` for the scaling) and the running total. Everything is computed in ``__init__`` for
+every dataset, so moving a control only swaps arrays in existing artists.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import ipywidgets as widgets
+import numpy as np
+import torch
+from matplotlib import colormaps
+from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
+
+from nicelab.datasets import DATASETS, Bounds, Toy2D
+from nicelab.nice import NICE
+from nicelab.plots import DENSITY_CMAP, grid_points
+from nicelab.priors import Gaussian, Logistic, Prior
+from nicelab.widgets._base import FigureView
+
+
+def prior_quantile(prior: Prior, u: torch.Tensor) -> torch.Tensor:
+    """Inverse CDF of one coordinate of a standard logistic or Gaussian prior, for ``u`` in (0, 1)."""
+    if isinstance(prior, Logistic):
+        return torch.log(u) - torch.log1p(-u)
+    if isinstance(prior, Gaussian):
+        return math.sqrt(2.0) * torch.erfinv(2 * u - 1)
+    raise ValueError(f"prior must be Logistic or Gaussian, got {type(prior).__name__}")
+
+
+def _window(points: np.ndarray, pad: float = 0.15) -> Bounds:
+    """A box around the central 99% of ``points``, padded by ``pad`` of its size on each side."""
+    lo, hi = np.percentile(points, [0.5, 99.5], axis=0)
+    span = np.maximum(hi - lo, 1e-3)
+    lo, hi = lo - pad * span, hi + pad * span
+    return float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])
+
+
+@dataclass
+class Stages:
+    """Everything the view draws for one model, one entry per stage."""
+
+    names: list[str]
+    points: list[np.ndarray]  # (n, 2): data after k layers
+    colors: np.ndarray  # (n, 4): fixed at the input
+    lines: list[np.ndarray]  # (n_lines, m, 2): the prior's quantile grid pulled back to stage k
+    densities: list[np.ndarray]  # (res, res): density of stage k's variable on its window
+    windows: list[Bounds]
+    log_dets: list[float]  # log|det| (forward) of the layer that produced stage k; 0 for the input
+
+
+@torch.no_grad()
+def compute_stages(
+    model: NICE,
+    data: torch.Tensor,
+    input_bounds: Bounds | None = None,
+    resolution: int = 90,
+    n_lines: int = 11,
+    line_points: int = 150,
+) -> Stages:
+    """Push ``data`` forward layer by layer and pull the prior back layer by layer (see module docs)."""
+    if not isinstance(model, NICE) or model.dim != 2:
+        raise ValueError("model must be a 2-D nicelab.NICE")
+    if not (isinstance(data, torch.Tensor) and data.dim() == 2 and data.shape[1] == 2 and len(data) >= 10):
+        raise ValueError("data must be an (n, 2) tensor with n >= 10")
+    if resolution < 8 or n_lines < 2 or line_points < 2:
+        raise ValueError("resolution must be >= 8, n_lines and line_points >= 2")
+    was_training = model.training
+    model.eval()
+    dtype = model.scaling.log_scale.dtype
+    layers = model.layers
+    states = model.intermediates(data.to(dtype))
+    names = model.layer_names()
+    log_dets = [0.0] + [float(layer(states[i])[1].mean()) for i, layer in enumerate(layers)]
+
+    # the prior's grid: lines at quantiles 5% … 95% of each latent coordinate
+    q = prior_quantile(model.prior, torch.linspace(0.05, 0.95, n_lines, dtype=dtype))
+    t = prior_quantile(model.prior, torch.linspace(0.003, 0.997, line_points, dtype=dtype))
+    vertical = torch.stack([q[:, None].expand(-1, line_points), t[None].expand(n_lines, -1)], dim=-1)
+    latent_lines = torch.cat([vertical, vertical.flip(-1)]).reshape(-1, 2)
+
+    points, lines, densities, windows = [], [], [], []
+    for k, state in enumerate(states):
+        rest = layers[k:]
+        h = latent_lines
+        for layer in reversed(rest):
+            h = layer.inverse(h)[0]
+        window = input_bounds if (k == 0 and input_bounds is not None) else _window(state.cpu().numpy())
+        grid, _ = grid_points(window, resolution, dtype=dtype)
+        z, log_det = grid, grid.new_zeros(len(grid))
+        for layer in rest:
+            z, ld = layer(z)
+            log_det = log_det + ld
+        density = (model.prior.log_prob(z) + log_det).exp().reshape(resolution, resolution)
+        points.append(state.cpu().numpy())
+        lines.append(h.reshape(2 * n_lines, line_points, 2).cpu().numpy())
+        densities.append(density.cpu().numpy())
+        windows.append(window)
+    model.train(was_training)
+
+    centred = points[0] - points[0].mean(axis=0)
+    hue = (np.arctan2(centred[:, 1], centred[:, 0]) + math.pi) / (2 * math.pi)
+    colors = colormaps["twilight"](hue)
+    return Stages(names, points, colors, lines, densities, windows, log_dets)
+
+
+class FlowLayersView(FigureView):
+    """Slider over a 2-D NICE's stages and a dataset dropdown (see the module docstring).
+
+    Args:
+        models: dataset name -> trained 2-D NICE (e.g. one per entry of ``nicelab.datasets.DATASETS``).
+        datasets: name -> dataset; by default ``nicelab.datasets.DATASETS[name]`` for each model's name.
+        n_points: data points drawn in panel (a).
+        resolution: density grid size in panel (b).
+        seed: seed for the data points (the view is deterministic).
+    """
+
+    def __init__(
+        self,
+        models: Mapping[str, NICE],
+        datasets: Mapping[str, Toy2D] | None = None,
+        n_points: int = 1500,
+        resolution: int = 90,
+        seed: int = 0,
+    ) -> None:
+        if not models:
+            raise ValueError("models must map at least one dataset name to a trained NICE")
+        if datasets is None:
+            datasets = {name: DATASETS[name] for name in models if name in DATASETS}
+        missing = set(models) - set(datasets)
+        if missing:
+            raise ValueError(f"no dataset given for {sorted(missing)}")
+        self.stages: dict[str, Stages] = {}
+        for name, model in models.items():
+            data = datasets[name].sample(n_points, torch.Generator().manual_seed(seed))
+            self.stages[name] = compute_stages(model, data, datasets[name].bounds, resolution)
+
+        first = self.stages[next(iter(models))]
+        figure = Figure(figsize=(9.6, 4.6))
+        self.ax_data, self.ax_prior = figure.subplots(1, 2)
+        self.scatter = self.ax_data.scatter(*first.points[0].T, c=first.colors, s=3, linewidths=0)
+        self.heatmap = self.ax_prior.imshow(
+            first.densities[0], origin="lower", extent=first.windows[0], cmap=DENSITY_CMAP, aspect="auto"
+        )
+        self.grid_lines = LineCollection(list(first.lines[0]), colors="white", linewidths=0.6, alpha=0.7)
+        self.ax_prior.add_collection(self.grid_lines)
+        self.title = figure.suptitle("")
+        figure.subplots_adjust(left=0.05, right=0.98, bottom=0.07, top=0.8, wspace=0.15)
+        controls = {
+            "layer": widgets.IntSlider(
+                value=0, min=0, max=len(first.names) - 1, description="stage", continuous_update=True
+            ),
+            "dataset": widgets.Dropdown(options=list(models), value=next(iter(models)), description="data"),
+        }
+        super().__init__(figure, controls)
+        controls["dataset"].observe(self._on_dataset, names="value")
+        self.update()
+
+    def _on_dataset(self, change: dict) -> None:
+        # a model with a different number of layers needs a different slider range
+        self.controls["layer"].max = len(self.stages[change["new"]].names) - 1
+
+    def update(self) -> None:
+        stages = self.stages[self.controls["dataset"].value]
+        k = min(self.controls["layer"].value, len(stages.names) - 1)
+        window = stages.windows[k]
+        self.scatter.set_offsets(stages.points[k])
+        self.scatter.set_facecolors(stages.colors)
+        self.ax_data.set(xlim=window[:2], ylim=window[2:])
+        self.ax_data.set_title(f"(a) data after {k} layer(s): {stages.names[k]}", fontsize=9)
+        self.heatmap.set_data(stages.densities[k])
+        self.heatmap.set_extent(window)
+        self.heatmap.set_clim(0.0, float(stages.densities[k].max()))
+        self.grid_lines.set_segments(list(stages.lines[k]))
+        self.ax_prior.set(xlim=window[:2], ylim=window[2:])
+        self.ax_prior.set_title("(b) prior pulled back to this stage: density and quantile grid", fontsize=9)
+        this, total = stages.log_dets[k], sum(stages.log_dets[: k + 1])
+        kind = "volume kept" if abs(this) < 1e-12 else "volume changed"
+        self.title.set_text(
+            f"stage {k}/{len(stages.names) - 1}: {stages.names[k]}\n"
+            f"log|det| of this layer (data→latent) = {this:+.3f} ({kind});  running total = {total:+.3f}"
+        )
+
+
+__all__ = ["FlowLayersView", "Stages", "compute_stages", "prior_quantile"]
