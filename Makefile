@@ -57,9 +57,12 @@ clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
 
 # Regenerate figures/: run every notebook in full mode; lessons call nicelab.plots.export_figure.
+# `make figures FIGURE_NOTEBOOKS=notebooks/05_nice_2d.ipynb` redoes one lesson's figures only.
+FIGURE_NOTEBOOKS ?= $(wildcard notebooks/*.ipynb)
 figures: setup
 	mkdir -p figures
-	for nb in notebooks/*.ipynb; do \
-		NICELAB_FIGURES=$(CURDIR)/figures MPLBACKEND=Agg $(BIN)/jupyter nbconvert --to notebook --execute \
+	for nb in $(FIGURE_NOTEBOOKS); do \
+		echo "figures from $$nb"; \
+		NICELAB_FAST=0 NICELAB_FIGURES=$(CURDIR)/figures MPLBACKEND=Agg $(BIN)/jupyter nbconvert --to notebook --execute \
 			--ExecutePreprocessor.timeout=-1 --output-dir $$(mktemp -d) "$$nb" || exit 1; \
 	done
