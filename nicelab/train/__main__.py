@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--scale-lr", type=float, default=1e-2)
     p.add_argument(
-        "--bf16", choices=["auto", "on", "off"], default="off", help="bfloat16 autocast for training matmuls"
+        "--bf16", choices=["auto", "on", "off"], default="auto", help="bf16 autocast for training matmuls"
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--eval-every", type=int, help="evaluate the test LL every N steps")

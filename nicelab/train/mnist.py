@@ -109,7 +109,7 @@ def train_mnist(
     batch_size: int = 200,
     lr: float = 1e-3,
     scale_lr: float = 1e-2,
-    bf16: bool | str = False,
+    bf16: bool | str = "auto",
     seed: int = 0,
     progress: bool = True,
     eval_every: int | None = None,
@@ -132,8 +132,9 @@ def train_mnist(
         out: checkpoint path, written atomically at each evaluation and at the end.
         resume: continue from ``out`` if it exists (same architecture, optimizer state, data order).
         batch_size, lr, scale_lr: Adam batch size and learning rates (``scale_lr`` for the log-scales).
-        bf16: autocast matmuls to bfloat16 (``"auto"``: only where the hardware supports it).
-            Evaluation is always float32.
+        bf16: autocast matmuls to bfloat16; ``"auto"`` (default) turns it on only where the hardware
+            has fast bf16 (AMX/AVX512-BF16 CPUs, recent GPUs). Evaluation is always float32, so the
+            reported LL is the exact fp32 likelihood of the trained flow.
         eval_every / eval_seconds: evaluate the test LL every so many steps / training seconds.
             Default: ten evaluations over the budget. The final model is always evaluated.
         train_images, test_images: uint8 pixels; default the full MNIST from :func:`load_mnist`
