@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from nicelab import load_checkpoint
+from nicelab import NICE, load_checkpoint
 from nicelab.checkpoint import read_checkpoint
 from nicelab.data import bits_per_dim, evaluate, load_sample
 from nicelab.train import mnist as recipe
@@ -141,3 +141,14 @@ def test_cli_runs_as_a_module(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "nats" in result.stdout and result.stderr == ""
     assert load_checkpoint(out).config()["hidden"] == 8
+
+
+def test_zero_output_layers_makes_every_coupling_the_identity():
+    torch.manual_seed(0)
+    model = recipe.zero_output_layers(NICE(784, n_couplings=2, hidden=8, depth=2))
+    x = torch.rand(5, 784)
+    h = model._run_couplings(x, inverse=False)
+    assert torch.equal(h, x)
+    # ... but the couplings still learn: the output layer gets a gradient at once.
+    model.log_prob(torch.rand(5, 784)).sum().backward()
+    assert model.couplings[0].m[-1].weight.grad.abs().sum() > 0
