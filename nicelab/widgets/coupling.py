@@ -228,6 +228,7 @@ class CouplingExplorer(FigureView):
     def update(self) -> None:
         c = self.controls
         self.m.set(c["family"].value, c["amplitude"].value, c["frequency"].value)
+        # in 2-D both halves hold one coordinate, so the same 1-D m serves either partition
         self.layer.parity = KEEPS[c["keep"].value]
         direction = c["direction"].value
         with torch.no_grad():
