@@ -68,6 +68,9 @@ class VAE(nn.Module):
         min_std: floor on the decoder's standard deviation ``τ(z)``; without it the decoder can
             shrink ``τ`` around a few points and the likelihood blows up.
         n_importance: ``K`` used by :meth:`log_prob` (the importance-sampled estimate).
+        decoder_std: if given, ``τ`` is this constant instead of a learned function of ``z``. In 2-D a
+            learned ``τ`` lets the decoder explain the data as one wide Gaussian and ignore ``z``
+            (posterior collapse); a fixed small ``τ`` forces the model to use its latent.
     """
 
     def __init__(
@@ -78,6 +81,7 @@ class VAE(nn.Module):
         depth: int = 2,
         min_std: float = 0.01,
         n_importance: int = 256,
+        decoder_std: float | None = None,
     ) -> None:
         super().__init__()
         self.dim = check_positive_int(dim, "dim")
@@ -85,9 +89,14 @@ class VAE(nn.Module):
         self.n_importance = check_positive_int(n_importance, "n_importance")
         if not (isinstance(min_std, (int, float)) and 0 < min_std < math.inf):
             raise ValueError(f"min_std must be a positive finite number, got {min_std!r}")
+        if decoder_std is not None and not (
+            isinstance(decoder_std, (int, float)) and 0 < decoder_std < math.inf
+        ):
+            raise ValueError(f"decoder_std must be None or a positive finite number, got {decoder_std!r}")
         self.min_std = float(min_std)
+        self.decoder_std = None if decoder_std is None else float(decoder_std)
         self.encoder = mlp(dim, 2 * latent_dim, hidden, depth)
-        self.decoder = mlp(latent_dim, 2 * dim, hidden, depth)
+        self.decoder = mlp(latent_dim, dim if decoder_std is not None else 2 * dim, hidden, depth)
 
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """The approximate posterior ``q(z|x)``: its mean and standard deviation, ``(batch, latent_dim)``."""
@@ -96,8 +105,11 @@ class VAE(nn.Module):
         return mean, F.softplus(raw) + 1e-4
 
     def decode(self, z: Tensor) -> tuple[Tensor, Tensor]:
-        """The likelihood ``p(x|z)``: its mean and standard deviation (>= ``min_std``), ``(batch, dim)``."""
+        """The likelihood ``p(x|z)``: its mean and standard deviation, each ``(batch, dim)``."""
         check_batch(z, self.latent_dim, "z")
+        if self.decoder_std is not None:
+            mean = self.decoder(z)
+            return mean, torch.full_like(mean, self.decoder_std)
         mean, raw = self.decoder(z).chunk(2, dim=1)
         return mean, F.softplus(raw) + self.min_std
 

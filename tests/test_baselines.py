@@ -69,6 +69,14 @@ def test_log_prob_shapes_and_sample_shapes():
     assert dec_mean.shape == (5, 3) and (dec_std >= vae.min_std).all()
 
 
+def test_fixed_decoder_std():
+    vae = VAE(2, hidden=8, depth=1, decoder_std=0.1).double()
+    mean, std = vae.decode(torch.randn(4, 2, dtype=torch.float64))
+    assert mean.shape == (4, 2) and torch.equal(std, torch.full((4, 2), 0.1, dtype=torch.float64))
+    with pytest.raises(ValueError, match="decoder_std"):
+        VAE(2, decoder_std=0.0)
+
+
 def test_log_likelihood_chunks_agree():
     vae = _vae()
     x = torch.randn(10, 3, dtype=torch.float64)
