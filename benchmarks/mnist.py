@@ -166,13 +166,20 @@ def plot_curve(report: dict[str, Any], path: Path) -> Path:
     minutes = [p["minutes"] for p in curve]
     ax.plot(minutes, [p["test_ll_nats"] for p in curve], "o-", label="nicelab NICE(784, 4, 1000, 5)")
     ax.axhline(PAPER_TEST_LL, color="k", ls="--", lw=1, label=f"paper, 1500 epochs on a GPU: {PAPER_TEST_LL}")
-    low = min(p["test_ll_nats"] for p in curve[1:]) if len(curve) > 1 else curve[0]["test_ll_nats"]
-    ax.set_ylim(min(low, PAPER_TEST_LL) - 50, max(PAPER_TEST_LL, *[p["test_ll_nats"] for p in curve]) + 30)
+    lls = [p["test_ll_nats"] for p in curve]
+    ax.set_ylim(min(*lls, PAPER_TEST_LL) - 50, max(*lls, PAPER_TEST_LL) + 50)
     ax.set_xlabel("training minutes (evaluation excluded)")
     ax.set_ylabel("test log-likelihood (nats)")
     precision = "bf16 autocast" if report["run"]["bf16"] else "float32"
-    ax.set_title(f"MNIST test LL vs time, {report['machine']['cpus']}-core CPU, {precision} training")
-    ax.legend(loc="lower right")
+    machine = report["machine"]
+    load = machine.get("load_average_start", [0.0])[0]
+    threads = report["throughput"]["threads"]
+    ax.set_title(
+        f"MNIST test LL vs time: {machine['cpus']}-core CPU, {threads} thread(s), "
+        f"load {load:.0f}, {precision}",
+        fontsize=10,
+    )
+    ax.legend(loc="center right")
     ax.grid(alpha=0.3)
     fig.savefig(path, dpi=110)
     plt.close(fig)

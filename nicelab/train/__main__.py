@@ -22,8 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="checkpoint path (written atomically)")
     p.add_argument("--resume", action="store_true", help="continue from --out if it exists")
     p.add_argument("--batch-size", type=int, default=200)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--scale-lr", type=float, default=1e-2)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--scale-lr", type=float, default=2e-2)
     p.add_argument(
         "--bf16", choices=["auto", "on", "off"], default="auto", help="bf16 autocast for training matmuls"
     )

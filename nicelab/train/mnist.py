@@ -6,8 +6,11 @@ What the recipe does, and why (each choice was measured; see README "MNIST"):
   are in the paper's units (nats of data in [0, 1]).
 * **Data-dependent init** (:meth:`NICE.init_from_data`, std floor 0.05): the latent starts at the
   prior's scale, so the test LL is above 1000 nats at step 0 instead of about -1150.
-* **Adam** with standard betas (the paper's beta2 = 0.01 diverges), fused when available; the
-  scaling's log-scales get their own, larger learning rate ``scale_lr``.
+* **Zero-initialised coupling outputs**: each coupling starts as the identity, so the init sees the
+  data itself. It adds about 90 nats at step 0 and, more importantly, lets Adam use twice the
+  learning rate: at 150 steps, lr 2e-3 gave 1229 nats with it and 1013 without (lr 1e-3: 1024/1017).
+* **Adam** with standard betas (the paper's beta2 = 0.01 diverges), fused when available, lr 2e-3;
+  the scaling's log-scales get their own, larger learning rate ``scale_lr`` = 2e-2.
 * **Cosine decay** of both learning rates over the budget. With a ``minutes`` budget the schedule
   follows *training* seconds (evaluation and checkpointing excluded), so a run always ends annealed.
 * **bf16 autocast** (optional): matmuls in bfloat16 where the hardware supports it; the loss, the
@@ -121,8 +124,8 @@ def train_mnist(
     *,
     resume: bool = False,
     batch_size: int = 200,
-    lr: float = 1e-3,
-    scale_lr: float = 1e-2,
+    lr: float = 2e-3,
+    scale_lr: float = 2e-2,
     bf16: bool | str = "auto",
     seed: int = 0,
     progress: bool = True,
