@@ -49,7 +49,7 @@ class CouplingFlow(Transform):
         prior: str = "logistic",
     ) -> None:
         if dim < 2:
-            raise ValueError(f"CouplingFlow needs dim >= 2, got {dim}")
+            raise ValueError(f"{type(self).__name__} needs dim >= 2, got {dim}")
         if coupling not in COUPLINGS:
             raise ValueError(f"coupling must be one of {sorted(COUPLINGS)}, got {coupling!r}")
         check_positive_int(n_couplings, "n_couplings")
@@ -89,23 +89,27 @@ class CouplingFlow(Transform):
         ]
         return [*names, "scaling (latent)"]
 
+    def _run_couplings(self, h: Tensor, inverse: bool) -> tuple[Tensor, Tensor]:
+        """All couplings in order (or undone in reverse): ``(output, summed coupling log-dets)``."""
+        total = h.new_zeros(h.shape[0])
+        for c in reversed(self.couplings) if inverse else self.couplings:
+            h, log_det = c.inverse(h) if inverse else c(h)
+            total = total + log_det
+        return h, total
+
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """``(z, log|det dz/dx|)``: the couplings' log-dets (0 if additive) plus ``Σ s``."""
         check_batch(x, self.dim, "x")
-        total = x.new_zeros(x.shape[0])
-        for layer in self.layers:
-            x, log_det = layer(x)
-            total = total + log_det
-        return x, total
+        h, coupling_log_det = self._run_couplings(self.shift(x)[0], inverse=False)
+        z, scale_log_det = self.scaling(h)
+        return z, coupling_log_det + scale_log_det
 
     def inverse(self, z: Tensor) -> tuple[Tensor, Tensor]:
         """``(x, log|det dx/dz|)``, the layers undone in reverse order."""
         check_batch(z, self.dim, "z")
-        total = z.new_zeros(z.shape[0])
-        for layer in reversed(self.layers):
-            z, log_det = layer.inverse(z)
-            total = total + log_det
-        return z, total
+        h, scale_log_det = self.scaling.inverse(z)
+        h, coupling_log_det = self._run_couplings(h, inverse=True)
+        return self.shift.inverse(h)[0], coupling_log_det + scale_log_det
 
     def log_prob(self, x: Tensor) -> Tensor:
         """Exact ``log p(x)`` in nats, shape ``(batch,)``."""
@@ -115,12 +119,7 @@ class CouplingFlow(Transform):
     def coupling_log_det(self, x: Tensor) -> Tensor:
         """``Σ_k log|det ∂c_k|`` per sample, shape ``(batch,)``: 0 for additive, x-dependent for affine."""
         check_batch(x, self.dim, "x")
-        h = self.shift(x)[0]
-        total = x.new_zeros(x.shape[0])
-        for c in self.couplings:
-            h, log_det = c(h)
-            total = total + log_det
-        return total
+        return self._run_couplings(self.shift(x)[0], inverse=False)[1]
 
     @torch.no_grad()
     def sample(self, n: int, temperature: float = 1.0, generator: torch.Generator | None = None) -> Tensor:
@@ -137,10 +136,12 @@ class CouplingFlow(Transform):
 
     @torch.no_grad()
     def init_from_data(self, x: Tensor, floor: float = 0.05) -> CouplingFlow:
-        """Data-dependent initialisation, as :meth:`nicelab.NICE.init_from_data`.
+        """Data-dependent initialisation: z has roughly the prior's scale at step 0.
 
-        Shift = data mean; ``s_i = log(std_prior) - log(max(std_i, floor))`` from the spread of the
-        (untrained) couplings' output, so z starts at roughly the prior's scale.
+        Sets the shift to the data mean, runs the (untrained) couplings, and sets
+        ``s_i = log(std_prior) - log(max(std_i, floor))`` from the per-dimension std of their output.
+        The floor matters: pixels that are almost constant would otherwise get a huge ``exp(s)``
+        that amplifies every coupling's output and stalls training.
         """
         check_batch(x, self.dim, "x", finite=True)
         if x.shape[0] < 2:
@@ -148,9 +149,7 @@ class CouplingFlow(Transform):
         if not (isinstance(floor, (int, float)) and floor > 0):
             raise ValueError(f"floor must be a positive number, got {floor!r}")
         self.shift.shift.copy_(x.mean(dim=0))
-        h = self.shift(x)[0]
-        for c in self.couplings:
-            h = c(h)[0]
+        h = self._run_couplings(self.shift(x)[0], inverse=False)[0]
         std = h.std(dim=0).clamp_min(floor)
         self.scaling.log_scale.copy_(math.log(self.prior.std) - torch.log(std))
         return self
