@@ -13,7 +13,9 @@ import io
 from collections.abc import Mapping
 
 import ipywidgets as widgets
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 
 def render_png(fig: Figure, dpi: int = 80) -> bytes:
@@ -21,6 +23,21 @@ def render_png(fig: Figure, dpi: int = 80) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()
+
+
+def info_text(ax: Axes, x: float, y: float, va: str = "bottom") -> Text:
+    """An empty read-out box in axes coordinates (white monospace on translucent black), set later."""
+    return ax.text(
+        x,
+        y,
+        "",
+        transform=ax.transAxes,
+        color="w",
+        fontsize=8,
+        va=va,
+        family="monospace",
+        bbox={"facecolor": "black", "alpha": 0.6, "edgecolor": "none"},
+    )
 
 
 class FigureView:

@@ -26,7 +26,7 @@ from torch import Tensor, nn
 
 from nicelab.coupling import AdditiveCoupling
 from nicelab.plots import DENSITY_CMAP, grid_points
-from nicelab.widgets._base import FigureView
+from nicelab.widgets._base import FigureView, info_text
 
 #: the families of m the explorer offers: name -> m(a, amplitude, frequency)
 FAMILIES: dict[str, Callable[[Tensor, float, float], Tensor]] = {}
@@ -194,17 +194,7 @@ class CouplingExplorer(FigureView):
             line.set_data(pts[:, 0].numpy(), pts[:, 1].numpy())
         for ax in (ax_src, ax_dst):
             ax.set(xlim=bounds, ylim=bounds)
-        self.text = ax_dst.text(
-            0.02,
-            0.02,
-            "",
-            transform=ax_dst.transAxes,
-            color="w",
-            fontsize=8,
-            va="bottom",
-            family="monospace",
-            bbox={"facecolor": "black", "alpha": 0.6, "edgecolor": "none"},
-        )
+        self.text = info_text(ax_dst, 0.02, 0.02, va="bottom")
         figure.tight_layout()
         self.numbers: dict[str, float] = {}
         super().__init__(figure, controls)

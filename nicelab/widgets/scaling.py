@@ -26,7 +26,7 @@ from nicelab._checks import check_batch
 from nicelab.plots import DENSITY_CMAP, grid_points
 from nicelab.priors import PRIORS, make_prior
 from nicelab.scaling import Scaling
-from nicelab.widgets._base import FigureView
+from nicelab.widgets._base import FigureView, info_text
 
 
 def default_data(n: int = 400, seed: int = 0) -> Tensor:
@@ -91,17 +91,7 @@ class ScalingExplorer(FigureView):
         ax_ll.set(ylabel="mean over data of  log p(exp(s_i) x_i) + s_i")
         ax_ll.set_title("log-likelihood, one term per dimension")
         ax_ll.legend(loc="lower left", fontsize=8)
-        self.text = ax_x.text(
-            0.02,
-            0.98,
-            "",
-            transform=ax_x.transAxes,
-            color="w",
-            fontsize=8,
-            va="top",
-            family="monospace",
-            bbox={"facecolor": "black", "alpha": 0.6, "edgecolor": "none"},
-        )
+        self.text = info_text(ax_x, 0.02, 0.98, va="top")
         figure.tight_layout()
         self.numbers: dict[str, float] = {}
         super().__init__(figure, controls)
