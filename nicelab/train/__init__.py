@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
 
 import torch
 from torch import Tensor, nn
@@ -21,16 +20,6 @@ from nicelab._checks import check_batch, check_positive_int
 
 #: history keys written by :func:`fit`
 HISTORY_KEYS = ("step", "loss", "lr", "seconds")
-
-
-class Density(Protocol):
-    """Anything with a ``dim`` and an exact ``log_prob(x) -> (batch,)``: a NICE, a flow, ..."""
-
-    dim: int
-
-    def log_prob(self, x: Tensor) -> Tensor: ...
-
-    def parameters(self) -> Any: ...
 
 
 def batches(
