@@ -20,6 +20,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import platform
@@ -197,6 +198,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10, help="steps per throughput round")
     parser.add_argument("--threads", type=int, help="torch.set_num_threads")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "mnist.json"))
+    parser.add_argument(
+        "--checkpoint", help="also keep the trained model here (e.g. runs/mnist.pt, which lesson 06 loads)"
+    )
     parser.add_argument("--plot-only", action="store_true", help="only redraw the curve PNG from --out")
     args = parser.parse_args()
     if args.plot_only:
@@ -221,11 +225,18 @@ def main() -> None:
     if args.minutes > 0:
         bf16 = {"on": True, "off": False, "auto": "auto"}[args.bf16]
         start = time.perf_counter()
-        model, history = train_mnist(minutes=args.minutes, root=args.root, bf16=bf16, progress=True)
+        model, history = train_mnist(
+            minutes=args.minutes, root=args.root, bf16=bf16, progress=True, out=args.checkpoint
+        )
         steps = history["step"][-1]
         report["run"] = {
             "minutes": args.minutes,
             "bf16": bf16 if bf16 != "auto" else bf16_supported(torch.device("cpu")),
+            "recipe": {
+                k: v.default
+                for k, v in inspect.signature(train_mnist).parameters.items()
+                if k in ("batch_size", "lr", "scale_lr", "warmup", "zero_init", "floor")
+            },
             "steps": steps,
             "train_img_per_s": steps * BATCH / history["seconds"][-1],
             "wall_seconds_including_evaluation": time.perf_counter() - start,

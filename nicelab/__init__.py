@@ -14,6 +14,9 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+# First, before any torch operation creates worker threads: subnormal floats are flushed to zero
+# (a 2.5x training slow-down otherwise; see nicelab/_denormals.py).
+from nicelab._denormals import FLUSHING  # noqa: F401, I001
 from nicelab.checkpoint import load_checkpoint, save_checkpoint
 from nicelab.coupling import AdditiveCoupling, AffineCoupling, Coupling
 from nicelab.data import bits_per_dim, dequantize, load_mnist, load_sample

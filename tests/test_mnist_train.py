@@ -28,12 +28,19 @@ def sample():
 
 def run(sample, **kwargs):
     train, test = sample
-    options = {"architecture": TINY, "progress": False, "batch_size": 50, "lr": 3e-3, "threads": 1}
+    options = {
+        "architecture": TINY,
+        "progress": False,
+        "batch_size": 50,
+        "lr": 3e-3,
+        "warmup": 1,
+        "threads": 1,
+    }
     return train_mnist(**{"train_images": train, "test_images": test, **options, **kwargs})
 
 
 def test_training_raises_the_test_likelihood_and_records_history(sample):
-    model, history = run(sample, steps=30, eval_every=10)
+    model, history = run(sample, steps=30, eval_every=10, warmup=1)
     assert history["step"] == list(range(1, 31))
     assert history["eval_step"] == [0, 10, 20, 30]
     assert history["test_ll"][-1] > history["test_ll"][0] + 5.0
@@ -42,6 +49,30 @@ def test_training_raises_the_test_likelihood_and_records_history(sample):
     assert all(math.isfinite(v) for v in history["loss"]) and history["seconds"] == sorted(history["seconds"])
     assert not model.training and model.scaling.log_scale.dtype == torch.float32
     assert evaluate(model, sample[1]) == pytest.approx(history["test_ll"][-1], rel=1e-6)
+
+
+def test_warmup_ramps_the_coupling_lr_but_not_the_scale_lr(sample):
+    model, history = run(sample, steps=20, warmup=10, scale_lr=5e-2)
+    lr, factor = 3e-3, [0.5 * (1 + math.cos(math.pi * k / 20)) for k in range(20)]
+    assert history["lr"][:10] == pytest.approx([lr * factor[k] * (k + 1) / 10 for k in range(10)])
+    assert history["lr"][10:] == pytest.approx([lr * factor[k] for k in range(10, 20)])
+    assert history["test_ll"][-1] > history["test_ll"][0]
+
+
+def test_scale_lr_is_not_warmed_up():
+    model = NICE(**TINY)
+    optimizer = recipe.make_optimizer(model, 1e-3, 1e-2)
+    warmed = {id(p): group["warmup"] for group in optimizer.param_groups for p in group["params"]}
+    assert warmed.pop(id(model.scaling.log_scale)) is False
+    assert all(warmed.values())
+
+
+def test_import_flushes_subnormals_in_every_thread():
+    # subnormal arithmetic is ~15x slower on x86; import nicelab must turn flushing on before torch
+    # creates its worker threads (a parallel op over 4M elements uses them all)
+    code = "import nicelab, torch; x = torch.full((1 << 22,), 1e-39); print(int((x * 1.0).ne(0).sum()))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "0", out.stdout + out.stderr
 
 
 def test_minutes_budget_stops_on_training_time(sample):
@@ -97,6 +128,8 @@ def test_resume_refuses_another_architecture(sample, tmp_path):
         ({"steps": 1, "bf16": "yes"}, "bf16"),
         ({"steps": 1, "batch_size": 0}, "batch_size"),
         ({"steps": 1, "eval_every": 0}, "eval_every"),
+        ({"steps": 1, "warmup": 0}, "warmup"),
+        ({"steps": 1, "warmup": 2.5}, "warmup"),
         ({"steps": 1, "resume": True}, "out="),
         ({"steps": 1, "architecture": {**TINY, "dim": 10}}, "dim=784"),
         ({"steps": 1, "architecture": {"width": 3}}, "NICE arguments"),
@@ -123,9 +156,12 @@ def test_cli_trains_and_resumes(tmp_path, capsys):
         "--quiet",
         "--threads",
         "1",
+        "--warmup",
+        "2",
     ]
     assert main([*args, "--steps", "3"]) == 0
     assert "test LL" in capsys.readouterr().out and read_checkpoint(out)["step"] == 3
+    assert read_checkpoint(out)["recipe"]["warmup"] == 2
     assert main([*args, "--steps", "5", "--resume"]) == 0
     payload = read_checkpoint(out)
     assert payload["step"] == 5 and payload["history"]["step"] == [1, 2, 3, 4, 5]

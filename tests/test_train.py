@@ -52,6 +52,12 @@ def test_fit_accepts_a_callable_and_cosine_schedule():
     assert history["lr"][0] == pytest.approx(1e-3) and history["lr"][-1] < 1e-4
 
 
+def test_fit_warmup_ramps_the_lr_linearly_then_follows_the_schedule():
+    model = NICE(2, n_couplings=2, hidden=16, depth=1)
+    history = fit(model, correlated(256), steps=10, lr=2e-3, warmup=4, schedule="constant", progress=False)
+    assert history["lr"] == pytest.approx([5e-4, 1e-3, 1.5e-3] + [2e-3] * 7)
+
+
 def test_fit_is_reproducible_with_a_seed():
     data = correlated(500, torch.Generator().manual_seed(0))
     runs = []
@@ -84,6 +90,8 @@ def test_fit_rejects_bad_arguments():
         ({"steps": 1, "lr": -1.0}, "lr"),
         ({"steps": 1, "batch_size": 0}, "batch_size"),
         ({"steps": 1, "schedule": "linear"}, "schedule"),
+        ({"steps": 1, "warmup": -1}, "warmup"),
+        ({"steps": 1, "warmup": 1.5}, "warmup"),
     ]:
         with pytest.raises(ValueError, match=match):
             fit(model, data, progress=False, **kwargs)

@@ -60,6 +60,7 @@ def fit(
     seed: int | None = None,
     progress: bool = True,
     schedule: str = "constant",
+    warmup: int = 0,
     weight_decay: float = 0.0,
     callback: Callable[[int, nn.Module], None] | None = None,
     callback_every: int = 100,
@@ -72,6 +73,9 @@ def fit(
             ``(batch_size, dim)`` batch (e.g. ``dataset.sample``).
         steps: number of Adam steps.
         schedule: ``"constant"`` or ``"cosine"`` (decay to 0 over ``steps``).
+        warmup: ramp the learning rate up linearly over this many first steps (0: none). Adam's
+            first steps move every weight by about ``lr`` at once, which can switch ReLU units off
+            for good; a short warm-up keeps them alive.
         callback: called as ``callback(step, model)`` every ``callback_every`` steps and at the end.
 
     Returns:
@@ -87,6 +91,8 @@ def fit(
         raise ValueError(f"lr must be a positive finite number, got {lr!r}")
     if schedule not in ("constant", "cosine"):
         raise ValueError(f"schedule must be 'constant' or 'cosine', got {schedule!r}")
+    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
+        raise ValueError(f"warmup must be a non-negative integer number of steps, got {warmup!r}")
     dim = getattr(model, "dim", None)
     if not isinstance(dim, int) or not hasattr(model, "log_prob"):
         raise ValueError("model must have an integer `dim` and a `log_prob(x)` method")
@@ -103,9 +109,11 @@ def fit(
     next_batch = batches(data, batch_size, dim, generator)
 
     optimizer = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    lr_at: Callable[[int], float] = (
-        (lambda s: lr * 0.5 * (1 + math.cos(math.pi * s / steps))) if schedule == "cosine" else (lambda s: lr)
-    )
+
+    def lr_at(s: int) -> float:  # s = steps already taken
+        decay = 0.5 * (1 + math.cos(math.pi * s / steps)) if schedule == "cosine" else 1.0
+        return lr * decay * min(1.0, (s + 1) / warmup if warmup else 1.0)
+
     history: dict[str, list[float]] = {k: [] for k in HISTORY_KEYS}
     model.train()
     start = time.perf_counter()

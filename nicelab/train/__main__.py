@@ -7,10 +7,14 @@ log-likelihood in nats and bits/dim beside the paper's 1980.50 nats, and writes 
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
 from collections.abc import Sequence
 
 from nicelab.train.mnist import PAPER_TEST_LL, train_mnist
+
+#: the recipe's defaults, read from train_mnist itself so the command line never drifts from it
+DEFAULTS = {k: v.default for k, v in inspect.signature(train_mnist).parameters.items()}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,9 +25,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, help="training budget in Adam steps")
     p.add_argument("--out", required=True, help="checkpoint path (written atomically)")
     p.add_argument("--resume", action="store_true", help="continue from --out if it exists")
-    p.add_argument("--batch-size", type=int, default=200)
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--scale-lr", type=float, default=2e-2)
+    p.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"])
+    p.add_argument("--lr", type=float, default=DEFAULTS["lr"], help="Adam lr of the couplings")
+    p.add_argument("--scale-lr", type=float, default=DEFAULTS["scale_lr"], help="Adam lr of the log-scales")
+    p.add_argument(
+        "--warmup", type=int, default=DEFAULTS["warmup"], help="steps of linear lr warm-up for the couplings"
+    )
     p.add_argument(
         "--bf16", choices=["auto", "on", "off"], default="auto", help="bf16 autocast for training matmuls"
     )
@@ -58,6 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             batch_size=args.batch_size,
             lr=args.lr,
             scale_lr=args.scale_lr,
+            warmup=args.warmup,
             bf16={"on": True, "off": False, "auto": "auto"}[args.bf16],
             seed=args.seed,
             progress=not args.quiet,

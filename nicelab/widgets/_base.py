@@ -54,10 +54,15 @@ class FigureView:
         self.figure = figure
         self.controls = dict(controls)
         self.dpi = dpi
-        self.image = widgets.Image(format="png")
+        # The picture shrinks to the output area's width (never wider than the notebook column), and
+        # the controls wrap onto a second row rather than run off the right edge on narrow screens.
+        self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%", height="auto"))
         for control in self.controls.values():
             control.observe(self._on_change, names="value")
-        self.ui = widgets.VBox([widgets.HBox(list(self.controls.values())), self.image])
+            if getattr(control, "description", "") and hasattr(control.style, "description_width"):
+                control.style.description_width = "initial"  # labels at full length, never "tempera…"
+        row = widgets.HBox(list(self.controls.values()), layout=widgets.Layout(flex_flow="row wrap"))
+        self.ui = widgets.VBox([row, self.image])
         self.renders = 0
 
     def update(self) -> None:  # pragma: no cover - abstract

@@ -171,7 +171,9 @@ class CouplingExplorer(FigureView):
             "family": widgets.Dropdown(options=list(FAMILIES), value="sine", description="m family"),
             "amplitude": widgets.FloatSlider(value=1.0, min=-2.0, max=2.0, step=0.1, description="amplitude"),
             "frequency": widgets.FloatSlider(value=1.5, min=0.2, max=3.0, step=0.1, description="frequency"),
-            "direction": widgets.ToggleButtons(options=list(DIRECTIONS), value=DIRECTIONS[0]),
+            "direction": widgets.ToggleButtons(
+                options=list(DIRECTIONS), value=DIRECTIONS[0], style={"button_width": "auto"}
+            ),
             "keep": widgets.Dropdown(options=list(KEEPS), value=list(KEEPS)[0], description="partition"),
         }
         figure = Figure(figsize=(12.6, 4.2))

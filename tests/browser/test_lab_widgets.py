@@ -3,8 +3,9 @@
 The headless widget tests (tests/test_widgets_*.py) prove that a view updates its figure. This test
 proves what a learner sees: JupyterLab (from this environment) opens a lesson in headless Chromium,
 runs every cell, the widget renders (no "Error displaying widget", no "Failed to load model class"),
-and moving its slider with the keyboard changes the picture. It saves a screenshot to
-``figures/browser_widget.png``.
+nothing in it is cut off (control rows, labels, buttons and the picture fit the 1400 px window), and
+moving its slider with the keyboard changes the picture. It opens the first lesson with a widget and
+lesson 03 (the widest row of controls) and saves screenshots to ``figures/browser_widget*.png``.
 
 Run it with ``make browser-test`` (``make test`` skips this folder: it needs Chromium and Playwright).
 The lesson runs in fast mode (``NICELAB_FAST=1`` in the server's environment). Set
@@ -70,6 +71,31 @@ WIDGET_OUTPUTS = """() => {
     return count;
 }"""
 
+#: widget parts whose content does not fit their box: a control row running off the right edge,
+#: a label or toggle button shortened with an ellipsis, a picture wider than its output area
+CUT_OFF = """() => {
+    const found = [];
+    const outputs = document.querySelectorAll('.jp-OutputArea-output:has(> .jupyter-widgets)');
+    outputs.forEach((output, k) => {
+        const area = output.getBoundingClientRect();
+        output.querySelectorAll('.widget-hbox, .widget-vbox, .widget-label, .widget-toggle-button')
+            .forEach((el) => {
+                if (el.offsetParent !== null && el.scrollWidth > el.clientWidth + 1)
+                    found.push(`widget ${k}: ${el.className} '${el.innerText.slice(0, 40)}' needs ` +
+                               `${el.scrollWidth}px, has ${el.clientWidth}px`);
+            });
+        output.querySelectorAll('img.widget-image').forEach((img) => {
+            const box = img.getBoundingClientRect();
+            if (box.right > area.right + 1)
+                found.push(`widget ${k}: picture ends at ${box.right}px, output area at ${area.right}px`);
+        });
+    });
+    return found;
+}"""
+
+#: lessons whose widgets the browser test opens besides the first (03: the widest control row)
+EXTRA_LESSONS = ("notebooks/03_coupling_layers.ipynb",)
+
 DEMO_NOTEBOOK = [
     "import numpy as np\nfrom matplotlib.figure import Figure\nimport ipywidgets as widgets\n"
     "from nicelab.widgets import FigureView",
@@ -131,17 +157,20 @@ def test_widget_python_and_lab_extension_versions_match():
     assert problem is None, problem
 
 
-def test_lesson_widget_renders_and_reacts_in_chromium(lab_server, chromium: Browser, tmp_path):
+@pytest.mark.parametrize("lesson", [None, *EXTRA_LESSONS], ids=["first-widget-lesson", *EXTRA_LESSONS])
+def test_lesson_widget_renders_and_reacts_in_chromium(lab_server, chromium: Browser, tmp_path, lesson):
     problem = mismatch(installed_stack(JUPYTER))
     assert problem is None, f"widgets cannot work in the browser: {problem}"
     started = time.monotonic()
-    notebook = lesson_with_widget()
+    notebook = lesson_with_widget() if lesson is None else ROOT / lesson
     if notebook is None:
         notebook = demo_notebook(tmp_path)
+    name = "browser_widget.png" if lesson is None else f"browser_widget_{notebook.stem[:2]}.png"
+    screenshot = SCREENSHOT.with_name(name)
     root = ROOT if notebook.is_relative_to(ROOT) else notebook.parent
     original = notebook.read_bytes()
     try:
-        _run_lesson_and_move_a_slider(lab_server, chromium, notebook, root, started)
+        _run_lesson_and_move_a_slider(lab_server, chromium, notebook, root, started, screenshot)
     finally:
         saved_outputs = has_outputs(notebook) and not has_outputs_in(original)
         if saved_outputs:  # lessons stay output-free: put the file back, then fail
@@ -149,7 +178,9 @@ def test_lesson_widget_renders_and_reacts_in_chromium(lab_server, chromium: Brow
     assert not saved_outputs, f"JupyterLab saved outputs into {notebook.name} (autosave should be off)"
 
 
-def _run_lesson_and_move_a_slider(lab_server, chromium: Browser, notebook: Path, root: Path, started: float):
+def _run_lesson_and_move_a_slider(
+    lab_server, chromium: Browser, notebook: Path, root: Path, started: float, screenshot: Path
+):
     server = lab_server(root, env={"NICELAB_FAST": "1"})
     page = chromium.page
     relative = notebook.relative_to(root).as_posix()
@@ -193,6 +224,9 @@ def _run_lesson_and_move_a_slider(lab_server, chromium: Browser, notebook: Path,
     expected = page.evaluate(WIDGET_OUTPUTS)
     rendered = page.locator(".jp-OutputArea-output:has(> .jupyter-widgets)").count()
     assert rendered == expected > 0, explain(f"{expected} widget outputs, {rendered} rendered as widgets")
+    page.wait_for_timeout(500)  # let the layout settle before measuring it
+    cut_off = page.evaluate(CUT_OFF)
+    assert not cut_off, explain(f"widget parts cut off at {page.viewport_size}: {cut_off}")
 
     output.scroll_into_view_if_needed()
     image = output.locator("img.widget-image").first
@@ -230,11 +264,11 @@ def _run_lesson_and_move_a_slider(lab_server, chromium: Browser, notebook: Path,
     for message in WIDGET_ERRORS:
         assert message not in body, explain(f"after moving the slider the page says {message!r}")
 
-    SCREENSHOT.parent.mkdir(exist_ok=True)
+    screenshot.parent.mkdir(exist_ok=True)
     output.scroll_into_view_if_needed()
-    page.screenshot(path=str(SCREENSHOT))
+    page.screenshot(path=str(screenshot))
     print(
         f"\n{relative}: opened in {opened - started:.1f} s, ran all cells in {ran - opened:.1f} s, "
         f"slider {value_before} -> {value_after}, total {time.monotonic() - started:.1f} s; "
-        f"screenshot {SCREENSHOT}"
+        f"screenshot {screenshot}"
     )
