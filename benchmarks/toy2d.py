@@ -10,7 +10,7 @@ CPU seconds are this process's CPU time (robust to other jobs sharing the machin
 reported beside them so contention is visible. Writes JSON (default ``benchmarks/results/toy2d.json``)
 and prints a Markdown table.
 
-    python benchmarks/toy2d.py                      # all datasets, 5000 steps each
+    python benchmarks/toy2d.py                      # all datasets, 6000 steps each
     python benchmarks/toy2d.py --datasets moons --steps 2000 --out /tmp/moons.json
 """
 
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--datasets", nargs="*", default=list(D.DATASETS), help="names (default: all)")
-    parser.add_argument("--steps", type=int, default=5000, help="Adam steps per dataset")
+    parser.add_argument("--steps", type=int, default=6000, help="Adam steps per dataset")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--n-eval", type=int, default=100_000, help="fresh samples for NLL, H and the gap")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: CPU time = one core)")

@@ -370,10 +370,13 @@ def kl_gap(
     return float(diff.mean()), float(diff.std() / math.sqrt(n))
 
 
-#: lesson 05's default NICE for 2-D data (constructor arguments of :class:`nicelab.NICE`)
-NICE_2D: dict[str, Any] = {"n_couplings": 6, "hidden": 64, "depth": 3, "prior": "logistic"}
-#: lesson 05's default optimiser settings for :func:`nicelab.fit` (pass ``steps`` yourself)
-FIT_2D: dict[str, Any] = {"batch_size": 256, "lr": 3e-3, "schedule": "cosine"}
+#: lesson 05's default NICE for 2-D data (constructor arguments of :class:`nicelab.NICE`). Depth of the
+#: flow matters more than depth of each MLP here: on eight_gaussians with the same ~50 CPU seconds,
+#: 6 couplings x 3 hidden layers reached a KL gap of 0.28 nats, 12 x 2 reached 0.11 (benchmarks/toy2d.py).
+NICE_2D: dict[str, Any] = {"n_couplings": 12, "hidden": 64, "depth": 2, "prior": "logistic"}
+#: lesson 05's default optimiser settings for :func:`nicelab.fit` (pass ``steps`` yourself); the warm-up
+#: keeps ReLU units alive through Adam's first steps (eight_gaussians: 0.349 -> 0.280 nats alone)
+FIT_2D: dict[str, Any] = {"batch_size": 256, "lr": 3e-3, "schedule": "cosine", "warmup": 500}
 
 
 def nice_for(dataset: Toy2D | str, n_init: int = 4096, generator: torch.Generator | None = None, **overrides):
