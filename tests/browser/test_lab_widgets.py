@@ -72,7 +72,8 @@ WIDGET_OUTPUTS = """() => {
 }"""
 
 #: widget parts whose content does not fit their box: a control row running off the right edge,
-#: a label or toggle button shortened with an ellipsis, a picture wider than its output area
+#: a label or toggle button shortened with an ellipsis, a slider squeezed to a stub (what a long
+#: row of controls did to lesson 03's explorer), a picture wider than its output area
 CUT_OFF = """() => {
     const found = [];
     const outputs = document.querySelectorAll('.jp-OutputArea-output:has(> .jupyter-widgets)');
@@ -84,6 +85,11 @@ CUT_OFF = """() => {
                     found.push(`widget ${k}: ${el.className} '${el.innerText.slice(0, 40)}' needs ` +
                                `${el.scrollWidth}px, has ${el.clientWidth}px`);
             });
+        output.querySelectorAll('.widget-slider .noUi-target').forEach((track) => {
+            const width = track.getBoundingClientRect().width;
+            if (track.offsetParent !== null && width < 60)
+                found.push(`widget ${k}: a slider track squeezed to ${width}px`);
+        });
         output.querySelectorAll('img.widget-image').forEach((img) => {
             const box = img.getBoundingClientRect();
             if (box.right > area.right + 1)
