@@ -20,6 +20,8 @@ What the recipe does, and why (each choice was measured; see README "MNIST"):
   most of the early gain.
 * **Cosine decay** of both learning rates over the budget. With a ``minutes`` budget the schedule
   follows *training* seconds (evaluation and checkpointing excluded), so a run always ends annealed.
+  Known limit: there is no regularisation or early stopping yet, and long budgets overfit. A 30-minute
+  run peaked at 1920.9 test nats after 18 minutes and ended at 1786.7, below the 5-minute run's 1990.2.
 * **bf16 autocast** (optional): matmuls in bfloat16 where the hardware supports it; the loss, the
   scaling, the prior and every evaluation stay in float32, so reported likelihoods are exact fp32
   likelihoods of the trained flow.
