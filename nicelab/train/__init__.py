@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from nicelab._checks import check_batch, check_positive_int
+from nicelab.train.schedule import cosine, warmup_factor
 
 #: history keys written by :func:`fit`
 HISTORY_KEYS = ("step", "loss", "lr", "seconds")
@@ -111,8 +112,8 @@ def fit(
     optimizer = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
 
     def lr_at(s: int) -> float:  # s = steps already taken
-        decay = 0.5 * (1 + math.cos(math.pi * s / steps)) if schedule == "cosine" else 1.0
-        return lr * decay * min(1.0, (s + 1) / warmup if warmup else 1.0)
+        decay = cosine(s / steps) if schedule == "cosine" else 1.0
+        return lr * decay * warmup_factor(s, warmup)
 
     history: dict[str, list[float]] = {k: [] for k in HISTORY_KEYS}
     model.train()

@@ -45,6 +45,7 @@ from torch import Tensor
 from nicelab.checkpoint import read_checkpoint, save_checkpoint
 from nicelab.data import DIM, bits_per_dim, dequantize, evaluate, load_mnist
 from nicelab.nice import NICE
+from nicelab.train.schedule import cosine, warmup_factor
 
 #: the NICE paper's MNIST architecture
 PAPER_ARCHITECTURE = {"dim": DIM, "n_couplings": 4, "hidden": 1000, "depth": 5, "prior": "logistic"}
@@ -119,11 +120,6 @@ def zero_output_layers(model: NICE) -> NICE:
         last.weight.zero_()
         last.bias.zero_()
     return model
-
-
-def cosine(progress: float) -> float:
-    """Learning-rate factor: 1 at the start, 0 at the end of the budget (``progress`` in [0, 1])."""
-    return 0.5 * (1.0 + math.cos(math.pi * min(max(progress, 0.0), 1.0)))
 
 
 def train_mnist(
@@ -324,7 +320,7 @@ def train_mnist(
     while progress_of(step, trained_s) < 1.0:
         t0 = time.perf_counter()
         factor = cosine(progress_of(step, trained_s))
-        ramp = min(1.0, (step + 1) / warmup)
+        ramp = warmup_factor(step, warmup)
         for group in optimizer.param_groups:
             group["lr"] = group["base_lr"] * factor * (ramp if group.get("warmup") else 1.0)
         if not queue:  # one shuffle per epoch; the last partial batch is dropped
