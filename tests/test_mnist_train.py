@@ -67,6 +67,53 @@ def test_scale_lr_is_not_warmed_up():
     assert all(warmed.values())
 
 
+def test_weight_decay_shrinks_only_the_coupling_matrices():
+    torch.manual_seed(0)
+    model = NICE(**TINY)
+    optimizer = recipe.make_optimizer(model, lr=1e-2, scale_lr=1e-2, weight_decay=0.5)
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    for p in model.parameters():
+        p.grad = torch.zeros_like(p)  # Adam's step is then exactly 0: only the decay acts
+    optimizer.step()
+    for name, p in model.named_parameters():
+        decays = name.startswith("couplings.") and p.dim() == 2
+        expected = before[name] * (1 - 1e-2 * 0.5) if decays else before[name]
+        assert torch.allclose(p, expected, rtol=0, atol=1e-7), name
+
+
+def test_validation_returns_the_best_validated_weights(sample, tmp_path, monkeypatch):
+    real_evaluate, val_lls = recipe.evaluate, iter([1.0, 5.0, 3.0, 2.0])  # best at the 2nd evaluation
+
+    def scripted(model, images, batch_size=1000):
+        # the 60 held-out training images get a scripted LL; the test set is really evaluated
+        return next(val_lls) if images.shape[0] == 60 else real_evaluate(model, images, batch_size)
+
+    monkeypatch.setattr(recipe, "evaluate", scripted)
+    out = tmp_path / "best.pt"
+    model, history = run(sample, steps=30, eval_every=10, validation=60, out=out)
+    assert history["val_ll"] == [1.0, 5.0, 3.0, 2.0] and history["best_step"] == [10.0]
+    assert evaluate(model, sample[1]) == pytest.approx(history["test_ll"][1], rel=1e-6)
+    assert evaluate(model, sample[1]) != pytest.approx(history["test_ll"][-1], rel=1e-6)
+    # the checkpoint holds the selected weights; the last ones are kept for resume
+    assert evaluate(load_checkpoint(out), sample[1]) == pytest.approx(history["test_ll"][1], rel=1e-6)
+    payload = read_checkpoint(out)
+    assert payload["best_step"] == 10 and payload["recipe"]["validation"] == 60
+    last = NICE(**TINY)
+    last.load_state_dict(payload["last_state_dict"])
+    assert evaluate(last, sample[1]) == pytest.approx(history["test_ll"][-1], rel=1e-6)
+
+
+def test_validation_images_are_held_out_of_training(sample, monkeypatch):
+    seen = []
+    real_dequantize = recipe.dequantize
+    monkeypatch.setattr(recipe, "dequantize", lambda x, g: seen.append(x.clone()) or real_dequantize(x, g))
+    run(sample, steps=16, validation=100)  # 300 training images = 6 batches of 50: every one is drawn
+    drawn = torch.cat(seen[1:])  # seen[0]: the data-dependent init
+    held_out = sample[0].reshape(-1, 784)[300:]
+    assert drawn.shape[0] == 16 * 50
+    assert not (drawn[:, None, :] == held_out[None]).all(-1).any()
+
+
 def test_import_flushes_subnormals_in_every_thread():
     # subnormal arithmetic is ~15x slower on x86; import nicelab must turn flushing on before torch
     # creates its worker threads (a parallel op over 4M elements uses them all)
@@ -131,6 +178,10 @@ def test_resume_refuses_another_architecture(sample, tmp_path):
         ({"steps": 1, "warmup": 0}, "warmup"),
         ({"steps": 1, "warmup": 2.5}, "warmup"),
         ({"steps": 1, "resume": True}, "out="),
+        ({"steps": 1, "weight_decay": -0.1}, "weight_decay"),
+        ({"steps": 1, "weight_decay": math.inf}, "weight_decay"),
+        ({"steps": 1, "validation": -1}, "validation"),
+        ({"steps": 1, "validation": 400}, "hold out all 400"),
         ({"steps": 1, "architecture": {**TINY, "dim": 10}}, "dim=784"),
         ({"steps": 1, "architecture": {"width": 3}}, "NICE arguments"),
         ({"steps": 1, "train_images": torch.rand(10, 784)}, "uint8"),
@@ -162,6 +213,8 @@ def test_cli_trains_and_resumes(tmp_path, capsys):
     assert main([*args, "--steps", "3"]) == 0
     assert "test LL" in capsys.readouterr().out and read_checkpoint(out)["step"] == 3
     assert read_checkpoint(out)["recipe"]["warmup"] == 2
+    assert main([*args, "--steps", "4", "--out", str(tmp_path / "v.pt"), "--validation", "100"]) == 0
+    assert "(best validation LL)" in capsys.readouterr().out
     assert main([*args, "--steps", "5", "--resume"]) == 0
     payload = read_checkpoint(out)
     assert payload["step"] == 5 and payload["history"]["step"] == [1, 2, 3, 4, 5]

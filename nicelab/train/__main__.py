@@ -32,6 +32,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--warmup", type=int, default=DEFAULTS["warmup"], help="steps of linear lr warm-up for the couplings"
     )
     p.add_argument(
+        "--weight-decay",
+        type=float,
+        default=DEFAULTS["weight_decay"],
+        help="decoupled weight decay of the couplings' weight matrices",
+    )
+    p.add_argument(
+        "--validation",
+        type=int,
+        default=DEFAULTS["validation"],
+        help="hold out this many training images and keep the weights with the best LL on them",
+    )
+    p.add_argument(
         "--bf16", choices=["auto", "on", "off"], default="auto", help="bf16 autocast for training matmuls"
     )
     p.add_argument("--seed", type=int, default=0)
@@ -66,6 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             lr=args.lr,
             scale_lr=args.scale_lr,
             warmup=args.warmup,
+            weight_decay=args.weight_decay,
+            validation=args.validation,
             bf16={"on": True, "off": False, "auto": "auto"}[args.bf16],
             seed=args.seed,
             progress=not args.quiet,
@@ -80,9 +94,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    # the evaluation of the returned weights: the last one, or the best validated one (--validation)
+    i = max(k for k, s in enumerate(history["eval_step"]) if s == history["best_step"][0])
+    chosen = " (best validation LL)" if args.validation else ""
     print(
-        f"step {history['eval_step'][-1]}, {history['eval_seconds'][-1] / 60:.2f} training minutes: "
-        f"test LL {history['test_ll'][-1]:.2f} nats = {history['test_bpd'][-1]:.3f} bits/dim "
+        f"step {history['eval_step'][i]:.0f}{chosen}, "
+        f"{history['eval_seconds'][i] / 60:.2f} training minutes: "
+        f"test LL {history['test_ll'][i]:.2f} nats = {history['test_bpd'][i]:.3f} bits/dim "
         f"(paper: {PAPER_TEST_LL} nats); checkpoint {args.out}"
     )
     return 0

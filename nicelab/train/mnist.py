@@ -54,7 +54,7 @@ PAPER_TEST_LL = 1980.50
 
 #: history keys: per training step, and per evaluation
 STEP_KEYS = ("step", "loss", "lr", "seconds")
-EVAL_KEYS = ("eval_step", "eval_seconds", "test_ll", "test_bpd")
+EVAL_KEYS = ("eval_step", "eval_seconds", "test_ll", "test_bpd", "val_ll")
 
 
 def bf16_supported(device: torch.device) -> bool:
@@ -91,21 +91,31 @@ def _as_images(images: Tensor, name: str) -> Tensor:
     return images.reshape(images.shape[0], DIM)
 
 
-def make_optimizer(model: NICE, lr: float, scale_lr: float) -> torch.optim.Adam:
-    """Adam (standard betas) with two groups: the log-scales at ``scale_lr``, everything else at ``lr``.
+def make_optimizer(model: NICE, lr: float, scale_lr: float, weight_decay: float = 0.0) -> torch.optim.Adam:
+    """Adam (standard betas): the couplings at ``lr``, the log-scales at ``scale_lr``.
 
-    Uses the fused implementation where this torch build has it (one kernel for all parameters).
+    ``weight_decay`` is decoupled (AdamW: every step ``w <- w - lr_t * weight_decay * w``, scaled by
+    the same schedule as the gradient step) and applies to the couplings' weight matrices only, not
+    to biases or the log-scales: it limits how sharply the couplings can fit the training images,
+    while the scales stay free to match each pixel's spread. Uses the fused implementation where this
+    torch build has it (one kernel for all parameters).
     """
-    scale = [model.scaling.log_scale]
-    rest = [p for p in model.parameters() if p is not model.scaling.log_scale]
+    scale = model.scaling.log_scale
+    matrices = [p for p in model.couplings.parameters() if p.dim() >= 2]
+    others = [p for p in model.parameters() if p is not scale and not any(p is m for m in matrices)]
     groups = [
-        {"params": rest, "lr": lr, "base_lr": lr, "warmup": True},
-        {"params": scale, "lr": scale_lr, "base_lr": scale_lr, "warmup": False},
+        {"params": matrices, "lr": lr, "base_lr": lr, "warmup": True, "weight_decay": weight_decay},
+        {"params": others, "lr": lr, "base_lr": lr, "warmup": True, "weight_decay": 0.0},
+        {"params": [scale], "lr": scale_lr, "base_lr": scale_lr, "warmup": False, "weight_decay": 0.0},
     ]
     try:
-        return torch.optim.Adam(groups, lr=lr, fused=True)
+        return torch.optim.Adam(groups, lr=lr, decoupled_weight_decay=True, fused=True)
     except (RuntimeError, TypeError):  # older torch or a device without the fused kernel
-        return torch.optim.Adam(groups, lr=lr)
+        return torch.optim.Adam(groups, lr=lr, decoupled_weight_decay=True)
+
+
+def _copy_state(model: torch.nn.Module) -> dict[str, Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
 @torch.no_grad()
@@ -142,6 +152,8 @@ def train_mnist(
     floor: float = 0.05,
     zero_init: bool = True,
     warmup: int = 3000,
+    weight_decay: float = 0.0,
+    validation: int = 0,
     architecture: dict[str, Any] | None = None,
     device: str | torch.device | None = None,
     threads: int | None = None,
@@ -170,13 +182,20 @@ def train_mnist(
             log-scales' does not). Adam's first steps move every weight by about ``lr`` in the
             sign of its gradient, which shifts a 1000-input unit's pre-activation by ~1 at once and
             switches many ReLU units off for good; see README "MNIST" for the measured dead units.
+        weight_decay: decoupled (AdamW) decay of the couplings' weight matrices, see
+            :func:`make_optimizer`; 0 (default) is plain Adam.
+        validation: hold out the last ``validation`` training images (never the test set); each
+            evaluation then also measures their LL, and the run returns (and finally checkpoints)
+            the weights of the evaluation with the best validation LL: early stopping for budgets
+            long enough to overfit. 0 (default): train on all images and return the last weights.
         architecture: NICE constructor arguments; default the paper's ``NICE(784, 4, 1000, 5)``.
         device: default CUDA when available, else CPU. threads: ``torch.set_num_threads``.
 
     Returns:
         The trained model (float32, eval mode) and a history with per-step ``step, loss, lr,
-        seconds`` (loss: batch NLL in nats; seconds: training time) and per-evaluation
-        ``eval_step, eval_seconds, test_ll, test_bpd`` (test LL in nats, bits/dim).
+        seconds`` (loss: batch NLL in nats; seconds: training time), per-evaluation
+        ``eval_step, eval_seconds, test_ll, test_bpd`` (test LL in nats, bits/dim) and ``val_ll``
+        (only with ``validation``), and ``best_step``: ``[the step whose weights are returned]``.
 
     Example (seconds, bundled sample)::
 
@@ -203,6 +222,11 @@ def train_mnist(
         _positive(eval_seconds, "eval_seconds")
     if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 1:
         raise ValueError(f"warmup must be a positive integer number of steps, got {warmup!r}")
+    weight_decay = math.nan if isinstance(weight_decay, bool) else weight_decay
+    if not isinstance(weight_decay, (int, float)) or not (math.isfinite(weight_decay) and weight_decay >= 0):
+        raise ValueError(f"weight_decay must be a finite number >= 0, got {weight_decay!r}")
+    if isinstance(validation, bool) or not isinstance(validation, int) or validation < 0:
+        raise ValueError(f"validation must be a number of held-out images >= 0, got {validation!r}")
     if resume and out is None:
         raise ValueError("resume=True needs out=PATH (the checkpoint to continue)")
     if threads is not None:
@@ -220,8 +244,14 @@ def train_mnist(
         train_u8 = _as_images(load_mnist("train", root=root)[0], "train_images")
     if test_u8 is None:
         test_u8 = _as_images(load_mnist("test", root=root)[0], "test_images")
-    train_u8, test_u8 = train_u8.to(dev), test_u8.to(dev)
-    n = train_u8.shape[0]
+    if validation >= train_u8.shape[0]:
+        raise ValueError(
+            f"validation={validation} would hold out all {train_u8.shape[0]} training images; "
+            "keep some to train on"
+        )
+    n = train_u8.shape[0] - validation
+    val_u8 = train_u8[n:].to(dev) if validation else None
+    train_u8, test_u8 = train_u8[:n].to(dev), test_u8.to(dev)
     batch_size = min(batch_size, n)
 
     config = dict(PAPER_ARCHITECTURE if architecture is None else architecture)
@@ -233,11 +263,12 @@ def train_mnist(
         raise ValueError(f"architecture {config} is not a set of NICE arguments: {err}") from err
     if model.dim != DIM:
         raise ValueError(f"MNIST needs dim={DIM}, got architecture {config}")
-    optimizer = make_optimizer(model, lr, scale_lr)
+    optimizer = make_optimizer(model, lr, scale_lr, float(weight_decay))
     order_gen = torch.Generator(device="cpu").manual_seed(seed)
     noise_gen = torch.Generator(device=dev).manual_seed(seed + 1)
     history: dict[str, list[float]] = {k: [] for k in STEP_KEYS + EVAL_KEYS}
     step, trained_s = 0, 0.0
+    best: dict[str, Any] = {"val_ll": -math.inf, "step": 0, "state_dict": None}  # early stopping
     queue: list[Tensor] = []  # the rest of this epoch's shuffled batches
 
     checkpoint = Path(out) if out is not None else None
@@ -250,7 +281,14 @@ def train_mnist(
             )
         if "optimizer" not in payload or "train_seconds" not in payload:
             raise ValueError(f"{checkpoint} is a model-only checkpoint; it cannot resume training")
-        model.load_state_dict(payload["state_dict"])
+        # a finished early-stopped run keeps its best weights as "state_dict", its last as "last_state_dict"
+        model.load_state_dict(payload.get("last_state_dict", payload["state_dict"]))
+        if "best_state_dict" in payload:
+            best = {
+                "val_ll": float(payload["best_val_ll"]),
+                "step": int(payload["best_step"]),
+                "state_dict": {k: v.to(dev) for k, v in payload["best_state_dict"].items()},
+            }
         optimizer.load_state_dict(payload["optimizer"])
         order_gen.set_state(payload["order_generator"])
         noise_gen.set_state(payload["noise_generator"])
@@ -278,13 +316,29 @@ def train_mnist(
         history["eval_seconds"].append(trained_s)
         history["test_ll"].append(ll)
         history["test_bpd"].append(float(bits_per_dim(ll)))
+        if val_u8 is not None:
+            # the selection sees held-out *training* images only; the test LL is just recorded
+            val = evaluate(model, val_u8, batch_size=1000)
+            history["val_ll"].append(val)
+            if val > best["val_ll"]:
+                best.update(val_ll=val, step=step, state_dict=_copy_state(model))
 
-    def save() -> None:
+    def save(last: dict[str, Tensor] | None = None) -> None:
         if checkpoint is None:
             return
+        extra: dict[str, Any] = {}
+        if best["state_dict"] is not None:
+            extra = {
+                "best_state_dict": best["state_dict"],
+                "best_val_ll": best["val_ll"],
+                "best_step": best["step"],
+            }
+        if last is not None:  # the file's model is the selected one; the last weights stay for resume
+            extra["last_state_dict"] = last
         save_checkpoint(
             checkpoint,
             model,
+            **extra,
             optimizer=optimizer.state_dict(),
             order_generator=order_gen.get_state(),
             epoch_rest=torch.cat(queue).cpu() if queue else torch.empty(0, dtype=torch.long),
@@ -303,6 +357,8 @@ def train_mnist(
                 "floor": floor,
                 "zero_init": zero_init,
                 "warmup": warmup,
+                "weight_decay": weight_decay,
+                "validation": validation,
             },
         )
 
@@ -356,7 +412,13 @@ def train_mnist(
             model.train()
             bar.set_postfix(loss=f"{value:.1f}", test_ll=f"{history['test_ll'][-1]:.1f}")
     bar.close()
-    save()
+    history["best_step"] = [float(step)]
+    last = None
+    if best["state_dict"] is not None:  # early stopping: return the best validated weights
+        history["best_step"] = [float(best["step"])]
+        last = _copy_state(model)
+        model.load_state_dict(best["state_dict"])
+    save(last)
     return model.eval(), history
 
 
