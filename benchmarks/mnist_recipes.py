@@ -29,42 +29,59 @@ from nicelab.data import bits_per_dim, load_mnist
 from nicelab.train.mnist import PAPER_TEST_LL, train_mnist
 
 
-def run_arm(name: str, kwargs: dict[str, Any], minutes: float, train, test) -> dict[str, Any]:
-    """One training run; returns its summary and test-LL curve."""
+def run_arm(
+    name: str, kwargs: dict[str, Any], minutes: float | None, train, test, steps: int | None = None
+) -> dict[str, Any]:
+    """One training run; returns its summary and test-LL curve (and validation LL, if any)."""
     load_before = os.getloadavg()
     start = time.perf_counter()
+    when = {"eval_every": max(1, steps // 12)} if steps else {"eval_seconds": minutes * 60 / 5}
     _, history = train_mnist(
         minutes=minutes,
+        steps=steps,
         train_images=train,
         test_images=test,
-        eval_seconds=minutes * 60 / 5,
         progress=False,
+        **when,
         **kwargs,
     )
-    steps = history["step"][-1]
     evals = zip(history["eval_seconds"], history["eval_step"], history["test_ll"], strict=True)
+    val = history["val_ll"] or [None] * len(history["test_ll"])
+    best = max(k for k, s in enumerate(history["eval_step"]) if s == history["best_step"][0])
     batch = kwargs.get("batch_size", 200)
     return {
         "arm": name,
         "kwargs": kwargs,
         "minutes": minutes,
-        "steps": steps,
+        "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
+        "steps": history["step"][-1],
         "train_img_per_s": steps * batch / history["seconds"][-1],
         "wall_seconds_including_evaluation": time.perf_counter() - start,
         "load_average_before": load_before,
         "load_average_after": os.getloadavg(),
         "curve": [
-            {"minutes": s / 60, "step": k, "test_ll_nats": ll, "bits_per_dim": float(bits_per_dim(ll))}
-            for s, k, ll in evals
+            {
+                "minutes": s / 60,
+                "step": k,
+                "test_ll_nats": ll,
+                "bits_per_dim": float(bits_per_dim(ll)),
+                "validation_ll_nats": v,
+            }
+            for (s, k, ll), v in zip(evals, val, strict=True)
         ],
         "final_test_ll_nats": history["test_ll"][-1],
+        "max_test_ll_nats": max(history["test_ll"]),
+        # the run's own choice: the best validation LL (held-out training images), else the last
+        "selected_step": history["eval_step"][best],
+        "selected_test_ll_nats": history["test_ll"][best],
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", default=os.environ.get("NICELAB_DATA"), help="folder with MNIST/raw/")
-    parser.add_argument("--minutes", type=float, default=5.0, help="training minutes per arm")
+    parser.add_argument("--minutes", type=float, help="training minutes per arm (default 5 without --steps)")
+    parser.add_argument("--steps", type=int, help="Adam steps per arm (with --minutes: whichever ends first)")
     parser.add_argument(
         "--arm",
         nargs=2,
@@ -76,6 +93,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, help="torch.set_num_threads")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "mnist_recipes.json"))
     args = parser.parse_args()
+    if args.minutes is None and args.steps is None:
+        args.minutes = 5.0
     if args.threads:
         torch.set_num_threads(args.threads)
     arms = [(name, json.loads(spec)) for name, spec in args.arm]
@@ -86,18 +105,21 @@ def main() -> None:
     test, _ = load_mnist("test", root=args.root)
     out = Path(args.out)
     report: dict[str, Any] = {
-        "what": f"train_mnist arms, {args.minutes} training minutes each, run one after another",
+        "what": f"train_mnist arms, {args.minutes} training minutes and/or {args.steps} steps each, "
+        "run one after another",
         "paper_test_ll_nats": PAPER_TEST_LL,
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "arms": [],
     }
     for name, kwargs in arms:
-        result = run_arm(name, kwargs, args.minutes, train, test)
+        result = run_arm(name, kwargs, args.minutes, train, test, steps=args.steps)
         report["arms"].append(result)
         print(
             f"{name}: {result['steps']} steps, {result['train_img_per_s']:.0f} img/s, "
-            f"test LL {result['final_test_ll_nats']:.1f} nats, load {result['load_average_after'][0]:.2f}",
+            f"test LL {result['final_test_ll_nats']:.1f} nats "
+            f"(selected: {result['selected_test_ll_nats']:.1f} at step {result['selected_step']}), "
+            f"load {result['load_average_after'][0]:.2f}",
             flush=True,
         )
         out.parent.mkdir(parents=True, exist_ok=True)

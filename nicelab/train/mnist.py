@@ -91,7 +91,7 @@ def _as_images(images: Tensor, name: str) -> Tensor:
     return images.reshape(images.shape[0], DIM)
 
 
-def make_optimizer(model: NICE, lr: float, scale_lr: float, weight_decay: float = 0.0) -> torch.optim.Adam:
+def make_optimizer(model: NICE, lr: float, scale_lr: float, weight_decay: float = 0.0) -> torch.optim.AdamW:
     """Adam (standard betas): the couplings at ``lr``, the log-scales at ``scale_lr``.
 
     ``weight_decay`` is decoupled (AdamW: every step ``w <- w - lr_t * weight_decay * w``, scaled by
@@ -108,10 +108,10 @@ def make_optimizer(model: NICE, lr: float, scale_lr: float, weight_decay: float 
         {"params": others, "lr": lr, "base_lr": lr, "warmup": True, "weight_decay": 0.0},
         {"params": [scale], "lr": scale_lr, "base_lr": scale_lr, "warmup": False, "weight_decay": 0.0},
     ]
-    try:
-        return torch.optim.Adam(groups, lr=lr, decoupled_weight_decay=True, fused=True)
+    try:  # AdamW: Adam with decoupled decay (exactly Adam where a group's weight_decay is 0)
+        return torch.optim.AdamW(groups, lr=lr, fused=True)
     except (RuntimeError, TypeError):  # older torch or a device without the fused kernel
-        return torch.optim.Adam(groups, lr=lr, decoupled_weight_decay=True)
+        return torch.optim.AdamW(groups, lr=lr)
 
 
 def _copy_state(model: torch.nn.Module) -> dict[str, Tensor]:
