@@ -239,7 +239,9 @@ def dequantize(images: Tensor, generator: torch.Generator | None = None) -> Tens
     flat = images.reshape(images.shape[0], -1)
     if images.dtype != torch.uint8 and (int(flat.min()) < 0 or int(flat.max()) > 255):
         raise ValueError("pixel values must lie in 0..255")
-    noise = torch.rand(flat.shape, generator=generator, device=flat.device)
+    # draw on the generator's device (so a CPU generator gives the same noise for CPU and GPU images)
+    noise_device = generator.device if generator is not None else flat.device
+    noise = torch.rand(flat.shape, generator=generator, device=noise_device).to(flat.device)
     return (flat.float() + noise) / 256.0
 
 

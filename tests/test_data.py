@@ -267,3 +267,11 @@ def test_evaluate_is_the_mean_log_prob_and_reproducible():
     assert model.training  # mode restored
     with pytest.raises(ValueError, match="batch_size"):
         evaluate(model, images, batch_size=0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_dequantize_draws_on_the_generators_device():
+    images = torch.randint(0, 256, (4, 28, 28), dtype=torch.uint8)
+    on_cpu = dequantize(images, torch.Generator().manual_seed(3))
+    on_gpu = dequantize(images.cuda(), torch.Generator().manual_seed(3))
+    assert on_gpu.device.type == "cuda" and torch.equal(on_gpu.cpu(), on_cpu)
