@@ -55,7 +55,7 @@ def run_arm(
         "minutes": minutes,
         "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
         "steps": history["step"][-1],
-        "train_img_per_s": steps * batch / history["seconds"][-1],
+        "train_img_per_s": history["step"][-1] * batch / history["seconds"][-1],
         "wall_seconds_including_evaluation": time.perf_counter() - start,
         "load_average_before": load_before,
         "load_average_after": os.getloadavg(),

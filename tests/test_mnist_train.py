@@ -108,7 +108,7 @@ def test_validation_images_are_held_out_of_training(sample, monkeypatch):
     real_dequantize = recipe.dequantize
     monkeypatch.setattr(recipe, "dequantize", lambda x, g: seen.append(x.clone()) or real_dequantize(x, g))
     run(sample, steps=16, validation=100)  # 300 training images = 6 batches of 50: every one is drawn
-    drawn = torch.cat(seen[1:])  # seen[0]: the data-dependent init
+    drawn = torch.cat(seen[1:]).cpu()  # seen[0]: the data-dependent init
     held_out = sample[0].reshape(-1, 784)[300:]
     assert drawn.shape[0] == 16 * 50
     assert not (drawn[:, None, :] == held_out[None]).all(-1).any()
