@@ -235,7 +235,7 @@ def main() -> None:
             "recipe": {
                 k: v.default
                 for k, v in inspect.signature(train_mnist).parameters.items()
-                if k in ("batch_size", "lr", "scale_lr", "warmup", "zero_init", "floor")
+                if k in ("batch_size", "lr", "scale_lr", "warmup", "zero_init", "floor", "weight_decay")
             },
             "steps": steps,
             "train_img_per_s": steps * BATCH / history["seconds"][-1],
