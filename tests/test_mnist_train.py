@@ -165,6 +165,16 @@ def test_resume_refuses_another_architecture(sample, tmp_path):
         run(sample, steps=4, out=tmp_path / "m.pt", resume=True, architecture={**TINY, "hidden": 8})
 
 
+def test_resume_refuses_an_optimizer_state_of_another_recipe(sample, tmp_path):
+    path = tmp_path / "old.pt"
+    run(sample, steps=2, out=path)
+    payload = read_checkpoint(path)
+    payload["optimizer"]["param_groups"] = payload["optimizer"]["param_groups"][:2]  # an older, 2-group Adam
+    torch.save(payload, path)
+    with pytest.raises(ValueError, match="optimizer state does not fit"):
+        run(sample, steps=4, out=path, resume=True)
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [

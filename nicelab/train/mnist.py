@@ -294,7 +294,14 @@ def train_mnist(
                 "step": int(payload["best_step"]),
                 "state_dict": {k: v.to(dev) for k, v in payload["best_state_dict"].items()},
             }
-        optimizer.load_state_dict(payload["optimizer"])
+        try:
+            optimizer.load_state_dict(payload["optimizer"])
+        except ValueError as err:  # e.g. a checkpoint of an older recipe with other parameter groups
+            raise ValueError(
+                f"{checkpoint}: its optimizer state does not fit this recipe's optimizer ({err}); it was "
+                "saved by another version of the recipe. Load the model with nicelab.load_checkpoint, "
+                "or train into a new --out"
+            ) from err
         order_gen.set_state(payload["order_generator"])
         noise_gen.set_state(payload["noise_generator"])
         history = {k: list(payload["history"].get(k, [])) for k in STEP_KEYS + EVAL_KEYS}
