@@ -26,7 +26,7 @@ from typing import Any
 import torch
 
 from nicelab.data import bits_per_dim, load_mnist
-from nicelab.train.mnist import PAPER_TEST_LL, train_mnist
+from nicelab.train.mnist import PAPER_TEST_LL, selected_evaluation, train_mnist
 
 
 def run_arm(
@@ -47,7 +47,7 @@ def run_arm(
     )
     evals = zip(history["eval_seconds"], history["eval_step"], history["test_ll"], strict=True)
     val = history["val_ll"] or [None] * len(history["test_ll"])
-    best = max(k for k, s in enumerate(history["eval_step"]) if s == history["best_step"][0])
+    best = selected_evaluation(history)
     batch = kwargs.get("batch_size", 200)
     return {
         "arm": name,

@@ -92,6 +92,7 @@ def test_validation_returns_the_best_validated_weights(sample, tmp_path, monkeyp
     out = tmp_path / "best.pt"
     model, history = run(sample, steps=30, eval_every=10, validation=60, out=out)
     assert history["val_ll"] == [1.0, 5.0, 3.0, 2.0] and history["best_step"] == [10.0]
+    assert recipe.selected_evaluation(history) == 1
     assert evaluate(model, sample[1]) == pytest.approx(history["test_ll"][1], rel=1e-6)
     assert evaluate(model, sample[1]) != pytest.approx(history["test_ll"][-1], rel=1e-6)
     # the checkpoint holds the selected weights; the last ones are kept for resume

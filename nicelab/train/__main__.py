@@ -11,7 +11,7 @@ import inspect
 import sys
 from collections.abc import Sequence
 
-from nicelab.train.mnist import PAPER_TEST_LL, train_mnist
+from nicelab.train.mnist import PAPER_TEST_LL, selected_evaluation, train_mnist
 
 #: the recipe's defaults, read from train_mnist itself so the command line never drifts from it
 DEFAULTS = {k: v.default for k, v in inspect.signature(train_mnist).parameters.items()}
@@ -95,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     # the evaluation of the returned weights: the last one, or the best validated one (--validation)
-    i = max(k for k, s in enumerate(history["eval_step"]) if s == history["best_step"][0])
+    i = selected_evaluation(history)
     chosen = " (best validation LL)" if args.validation else ""
     print(
         f"step {history['eval_step'][i]:.0f}{chosen}, "

@@ -119,6 +119,15 @@ def make_optimizer(model: NICE, lr: float, scale_lr: float, weight_decay: float 
         return torch.optim.AdamW(groups, lr=lr)
 
 
+def selected_evaluation(history: dict[str, list[float]]) -> int:
+    """Index into the per-evaluation history lists of the returned weights' evaluation.
+
+    That is the last evaluation of ``history["best_step"]``: the final one, or with ``validation`` the one
+    with the best validation LL.
+    """
+    return max(k for k, s in enumerate(history["eval_step"]) if s == history["best_step"][0])
+
+
 def _copy_state(model: torch.nn.Module) -> dict[str, Tensor]:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
@@ -227,8 +236,11 @@ def train_mnist(
         _positive(eval_seconds, "eval_seconds")
     if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 1:
         raise ValueError(f"warmup must be a positive integer number of steps, got {warmup!r}")
-    weight_decay = math.nan if isinstance(weight_decay, bool) else weight_decay
-    if not isinstance(weight_decay, (int, float)) or not (math.isfinite(weight_decay) and weight_decay >= 0):
+    if (
+        isinstance(weight_decay, bool)
+        or not isinstance(weight_decay, (int, float))
+        or not (math.isfinite(weight_decay) and weight_decay >= 0)
+    ):
         raise ValueError(f"weight_decay must be a finite number >= 0, got {weight_decay!r}")
     if isinstance(validation, bool) or not isinstance(validation, int) or validation < 0:
         raise ValueError(f"validation must be a number of held-out images >= 0, got {validation!r}")
@@ -439,6 +451,7 @@ __all__ = [
     "PAPER_TEST_LL",
     "bf16_supported",
     "make_optimizer",
+    "selected_evaluation",
     "train_mnist",
     "zero_output_layers",
 ]
