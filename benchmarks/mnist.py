@@ -108,7 +108,9 @@ def measure_throughput(images: torch.Tensor, rounds: int, steps: int) -> dict[st
     torch.manual_seed(0)
     model = NICE(**PAPER_ARCHITECTURE).init_from_data(dequantize(images[:2000]))
     modes = ["fp32"] + (["bf16"] if bf16_supported(torch.device("cpu")) else [])
-    optimizer = make_optimizer(model, 1e-5, 1e-5)
+    # the recipe's optimizer, weight decay included (AdamW's decay is one more term in the same fused kernel)
+    weight_decay = inspect.signature(train_mnist).parameters["weight_decay"].default
+    optimizer = make_optimizer(model, 1e-5, 1e-5, weight_decay)
     timers = {
         mode: step_timer(optimizer, lambda x: -model.log_prob(x).mean(), mode == "bf16", images)
         for mode in modes
