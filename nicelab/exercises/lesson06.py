@@ -1,4 +1,4 @@
-"""Lesson 06 exercises: bits per dimension, and reading importance off NICE's learned scales."""
+"""Lesson 06 exercises: bits per dimension, the generalisation gap, and importance read off the scales."""
 
 from __future__ import annotations
 
@@ -117,4 +117,39 @@ q3 = register(
     )
 )
 
-__all__ = ["q1", "q2", "q3"]
+#: the 30-minute run without weight decay (README, "MNIST"): per-image LL at its end
+OVERFIT_TRAIN_NATS, OVERFIT_TEST_NATS = 2211.0, 1786.7
+
+
+def _gap_bits_per_dim(train_nats: float, test_nats: float, dim: int = D) -> float:
+    return (train_nats - test_nats) / (dim * math.log(2.0))
+
+
+q4 = register(
+    Exercise(
+        key="lesson06.gap_bits",
+        prompt=(
+            "Without weight decay, a 30-minute run ended with a log-likelihood of 2211.0 nats per TRAINING "
+            "image but 1786.7 nats per TEST image. How large is that generalisation gap in bits/dim "
+            "(test bits/dim minus training bits/dim, D = 784)?"
+        ),
+        checker=close_to(_gap_bits_per_dim(OVERFIT_TRAIN_NATS, OVERFIT_TEST_NATS), rtol=1e-3),
+        hint_text=(
+            "Write bits/dim = (D·ln 256 - LL) / (D·ln 2) for both sets and subtract: the D·ln 256 term is "
+            "the same for both and cancels. Test bits/dim is the larger one (a worse model of unseen digits)."
+        ),
+        solution_text=(
+            "(2211.0 - 1786.7) / (784 · ln 2) ≈ 0.78 bits/dim: the model spends 0.78 more bits per pixel on "
+            "a digit it has not seen. The 60-minute run with weight decay: (2178.4 - 2138.9) / 543.4 ≈ 0.07."
+        ),
+        reference=lambda: _gap_bits_per_dim(OVERFIT_TRAIN_NATS, OVERFIT_TEST_NATS),
+        # the gap in nats; the wrong sign; nats per dimension (forgot ln 2)
+        wrong=[
+            OVERFIT_TRAIN_NATS - OVERFIT_TEST_NATS,
+            -_gap_bits_per_dim(OVERFIT_TRAIN_NATS, OVERFIT_TEST_NATS),
+            (OVERFIT_TRAIN_NATS - OVERFIT_TEST_NATS) / D,
+        ],
+    )
+)
+
+__all__ = ["q1", "q2", "q3", "q4"]
