@@ -107,7 +107,8 @@ def make_optimizer(model: NICE, lr: float, scale_lr: float, weight_decay: float 
     """
     scale = model.scaling.log_scale
     matrices = [p for p in model.couplings.parameters() if p.dim() >= 2]
-    others = [p for p in model.parameters() if p is not scale and not any(p is m for m in matrices)]
+    grouped = {id(p) for p in matrices} | {id(scale)}
+    others = [p for p in model.parameters() if id(p) not in grouped]
     groups = [
         {"params": matrices, "lr": lr, "base_lr": lr, "warmup": True, "weight_decay": weight_decay},
         {"params": others, "lr": lr, "base_lr": lr, "warmup": True, "weight_decay": 0.0},
