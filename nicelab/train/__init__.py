@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from nicelab._checks import check_batch, check_positive_int
+from nicelab.train.optim import fused_adam
 from nicelab.train.schedule import cosine, warmup_factor
 
 #: history keys written by :func:`fit`
@@ -109,7 +110,7 @@ def fit(
         generator.seed()
     next_batch = batches(data, batch_size, dim, generator)
 
-    optimizer = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    optimizer = fused_adam(params, lr=lr, weight_decay=weight_decay)
 
     def lr_at(s: int) -> float:  # s = steps already taken
         decay = cosine(s / steps) if schedule == "cosine" else 1.0

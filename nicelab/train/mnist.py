@@ -50,6 +50,7 @@ from torch import Tensor
 from nicelab.checkpoint import read_checkpoint, save_checkpoint
 from nicelab.data import DIM, bits_per_dim, dequantize, evaluate, load_mnist
 from nicelab.nice import NICE
+from nicelab.train.optim import fused_adam
 from nicelab.train.schedule import cosine, warmup_factor
 
 #: the NICE paper's MNIST architecture
@@ -114,10 +115,8 @@ def make_optimizer(model: NICE, lr: float, scale_lr: float, weight_decay: float 
         {"params": others, "lr": lr, "base_lr": lr, "warmup": True, "weight_decay": 0.0},
         {"params": [scale], "lr": scale_lr, "base_lr": scale_lr, "warmup": False, "weight_decay": 0.0},
     ]
-    try:  # AdamW: Adam with decoupled decay (exactly Adam where a group's weight_decay is 0)
-        return torch.optim.AdamW(groups, lr=lr, fused=True)
-    except (RuntimeError, TypeError):  # older torch or a device without the fused kernel
-        return torch.optim.AdamW(groups, lr=lr)
+    # AdamW: Adam with decoupled decay (exactly Adam where a group's weight_decay is 0)
+    return fused_adam(groups, lr=lr, decoupled=True)
 
 
 def selected_evaluation(history: dict[str, list[float]]) -> int:
