@@ -67,7 +67,8 @@ def fit(
     callback: Callable[[int, nn.Module], None] | None = None,
     callback_every: int = 100,
 ) -> dict[str, list[float]]:
-    """Train ``model`` by maximum likelihood with Adam (standard betas) and return its history.
+    """Train ``model`` by maximum likelihood with Adam (standard betas, fused where available) and return
+    its history.
 
     Args:
         model: has ``dim`` and ``log_prob(x) -> (batch,)`` (e.g. :class:`nicelab.NICE`).
