@@ -1,4 +1,4 @@
-"""Lesson 05 exercises: entropies of the toy datasets, the KL gap, and NICE's log-determinant."""
+"""Lesson 05 exercises: toy entropies, the KL gap, NICE's log-determinant, the identity start."""
 
 from __future__ import annotations
 
@@ -67,5 +67,25 @@ q4 = register(
             math.log(8),
             8 * math.log(2 * math.pi * math.e * 0.0625),
         ],
+    )
+)
+
+q5 = register(
+    Exercise(
+        key="lesson05.identity_gradient",
+        prompt=(
+            "A 2-D NICE with a logistic prior starts at the identity (every coupling's last layer is 0) "
+            "and e^{s_1} = 1. At some x_2 the centred x_1 - μ_1 is +1 with probability 0.75 and -1 with "
+            "probability 0.25. What is the expected gradient dNLL/dm of the coupling that adds m(x_2) to "
+            "x_1 there? (Use ψ(z) = d/dz log p_Z(z) = -tanh(z/2).) What would it be with 0.5 / 0.5?"
+        ),
+        checker=close_to(0.5 * math.tanh(0.5), rtol=1e-3, atol=1e-6),
+        hint_text="z_1 = x_1 - μ_1 + m, so per sample dNLL/dm = -ψ(z_1) = tanh(z_1 / 2) at m = 0; "
+        "average it over the two cases.",
+        solution_text="0.75·tanh(1/2) + 0.25·tanh(-1/2) = 0.5·tanh(0.5) ≈ 0.231. With 0.5 / 0.5 the two "
+        "terms cancel (tanh is odd): the gradient is exactly 0, which is why the identity start is stuck "
+        "on the mirror-symmetric eight Gaussians.",
+        reference=lambda: 0.5 * math.tanh(0.5),
+        wrong=[0.0, -0.5 * math.tanh(0.5), math.tanh(0.5), 0.5 * math.tanh(1.0), 0.5],
     )
 )
