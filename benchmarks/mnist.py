@@ -83,6 +83,42 @@ def step_timer(optimizer: torch.optim.Optimizer, loss_fn, bf16: bool, images: to
     return timed
 
 
+#: profiler op names by category, for :func:`profile_step` (everything else counts as "other")
+OP_CATEGORIES = {
+    "matmul": ("aten::mm", "aten::addmm", "aten::bmm", "aten::matmul"),
+    "optimizer": ("aten::_fused_adamw_", "aten::_fused_adam_"),
+    "relu": ("aten::clamp_min", "aten::relu", "aten::threshold_backward", "aten::clamp_min_"),
+    "copies": ("aten::copy_", "aten::_to_copy", "aten::clone", "aten::contiguous"),
+}
+
+
+def profile_step(timed, steps: int, flops_per_image: float, peak: float) -> dict[str, Any]:
+    """Where one float32 training step's time goes, from ``torch.profiler`` over ``steps`` steps.
+
+    ``share`` splits the summed self-CPU time of all ops into :data:`OP_CATEGORIES`. Since
+    ``ratio to the bound = (matmul FLOP/s in the step / peak) x matmul share``, it also reports the
+    step's own matmul rate against the reference ``peak`` (nominal FLOPs: the first coupling's
+    input gradient, which autograd skips, is counted, so the rate reads slightly high).
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        timed(steps)
+    totals = dict.fromkeys([*OP_CATEGORIES, "other"], 0.0)
+    for event in prof.key_averages():
+        category = next((k for k, names in OP_CATEGORIES.items() if event.key in names), "other")
+        totals[category] += event.self_cpu_time_total * 1e-6
+    total = sum(totals.values())
+    matmul_rate = flops_per_image * BATCH * steps / totals["matmul"]
+    return {
+        "steps": steps,
+        "seconds": {k: round(v, 4) for k, v in totals.items()},
+        "share": {k: round(v / total, 4) for k, v in totals.items()},
+        "matmul_gflops_in_step": matmul_rate / 1e9,
+        "matmul_rate_over_peak": matmul_rate / peak,
+    }
+
+
 def normflows_nice() -> tuple[Any, str | None]:
     """normflows' equivalent NICE (same sizes, additive couplings, diagonal scaling), or a skip reason.
 
@@ -103,8 +139,13 @@ def normflows_nice() -> tuple[Any, str | None]:
     return nf.NormalizingFlow(q0=base, flows=flows), None
 
 
-def measure_throughput(images: torch.Tensor, rounds: int, steps: int) -> dict[str, Any]:
-    """Interleave step timing and the matmul peak; report best and median of ``rounds``."""
+def measure_throughput(
+    images: torch.Tensor, rounds: int, steps: int, profile: bool = False
+) -> dict[str, Any]:
+    """Interleave step timing and the matmul peak; report best and median of ``rounds``.
+
+    ``profile``: also break one float32 step down by op category (:func:`profile_step`).
+    """
     torch.manual_seed(0)
     model = NICE(**PAPER_ARCHITECTURE).init_from_data(dequantize(images[:2000]))
     modes = ["fp32"] + (["bf16"] if bf16_supported(torch.device("cpu")) else [])
@@ -154,6 +195,8 @@ def measure_throughput(images: torch.Tensor, rounds: int, steps: int) -> dict[st
         result["nicelab_over_normflows_fp32"] = max(samples["fp32"]) / max(samples["normflows_fp32"])
     if "bf16" in modes:
         result["bf16_speedup_over_fp32"] = max(samples["bf16"]) / max(samples["fp32"])
+    if profile:
+        result["fp32_profile"] = profile_step(timers["fp32"], steps, flops, peak)
     return result
 
 
@@ -199,6 +242,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="throughput rounds (best is reported)")
     parser.add_argument("--steps", type=int, default=10, help="steps per throughput round")
     parser.add_argument("--threads", type=int, help="torch.set_num_threads")
+    parser.add_argument(
+        "--profile", action="store_true", help="also split a float32 step by op category (torch.profiler)"
+    )
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "mnist.json"))
     parser.add_argument(
         "--checkpoint", help="also keep the trained model here (e.g. runs/mnist.pt, which lesson 06 loads)"
@@ -221,7 +267,9 @@ def main() -> None:
             "load_average_start": os.getloadavg(),
         },
     }
-    report["throughput"] = measure_throughput(train_images.reshape(-1, 784), args.rounds, args.steps)
+    report["throughput"] = measure_throughput(
+        train_images.reshape(-1, 784), args.rounds, args.steps, profile=args.profile
+    )
     print(json.dumps(report["throughput"], indent=1))
 
     if args.minutes > 0:
