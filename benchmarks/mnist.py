@@ -112,7 +112,7 @@ def profile_step(timed, steps: int, flops_per_image: float, peak: float) -> dict
     matmul_rate = flops_per_image * BATCH * steps / totals["matmul"]
     return {
         "steps": steps,
-        "seconds": {k: round(v, 4) for k, v in totals.items()},
+        "seconds": {k: round(v, 6) for k, v in totals.items()},
         "share": {k: round(v / total, 4) for k, v in totals.items()},
         "matmul_gflops_in_step": matmul_rate / 1e9,
         "matmul_rate_over_peak": matmul_rate / peak,
