@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
-PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "toy2d.py"
-
 
 @pytest.fixture(scope="module")
-def toy2d():
-    spec = importlib.util.spec_from_file_location("toy2d_benchmark", PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def toy2d(load_benchmark):
+    return load_benchmark("toy2d")
 
 
 def test_a_tiny_run_writes_every_seed_and_a_summary(toy2d, tmp_path):
