@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from torch import Tensor
 
 from nicelab.coupling import Coupling, merge, split
@@ -57,3 +58,20 @@ class NICE(CouplingFlow):
             changed, kept = halves[c.parity], halves[1 - c.parity]
             halves[c.parity] = (c.uncouple if inverse else c.couple)(kept, changed)[0]
         return merge(halves[0], halves[1], 1), h.new_zeros(h.shape[0])
+
+
+@torch.no_grad()
+def zero_output_layers(model: NICE) -> NICE:
+    """Zero the last linear layer of every coupling's MLP: each coupling is then exactly the identity.
+
+    Gradients still flow (the earlier layers are random), so the couplings learn from step 1;
+    measured on MNIST this adds about 90 nats at step 0 and a few nats after 150 steps. Not on
+    mirror-symmetric data: if, given the kept half, the changed half is as likely at ``μ + d`` as at
+    ``μ - d``, the odd prior score averages to 0 and so does every coupling's gradient (lesson 05: the
+    eight Gaussians never leave the identity).
+    """
+    for coupling in model.couplings:
+        last = coupling.m[-1]
+        last.weight.zero_()
+        last.bias.zero_()
+    return model
