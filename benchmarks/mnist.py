@@ -36,6 +36,8 @@ from nicelab.data import bits_per_dim, dequantize, load_mnist
 from nicelab.train.mnist import PAPER_ARCHITECTURE, PAPER_TEST_LL, bf16_supported, make_optimizer, train_mnist
 
 BATCH = 200
+#: the recipe's defaults, read from train_mnist itself (as the command line does) so they never drift
+RECIPE_DEFAULTS = {k: v.default for k, v in inspect.signature(train_mnist).parameters.items()}
 
 
 def train_flops_per_image(dim: int = 784, hidden: int = 1000, depth: int = 5, n_couplings: int = 4) -> float:
@@ -150,8 +152,7 @@ def measure_throughput(
     model = NICE(**PAPER_ARCHITECTURE).init_from_data(dequantize(images[:2000]))
     modes = ["fp32"] + (["bf16"] if bf16_supported(torch.device("cpu")) else [])
     # the recipe's optimizer, weight decay included (AdamW's decay is one more term in the same fused kernel)
-    weight_decay = inspect.signature(train_mnist).parameters["weight_decay"].default
-    optimizer = make_optimizer(model, 1e-5, 1e-5, weight_decay)
+    optimizer = make_optimizer(model, 1e-5, 1e-5, RECIPE_DEFAULTS["weight_decay"])
     timers = {
         mode: step_timer(optimizer, lambda x: -model.log_prob(x).mean(), mode == "bf16", images)
         for mode in modes
@@ -283,9 +284,8 @@ def main() -> None:
             "minutes": args.minutes,
             "bf16": bf16 if bf16 != "auto" else bf16_supported(torch.device("cpu")),
             "recipe": {
-                k: v.default
-                for k, v in inspect.signature(train_mnist).parameters.items()
-                if k in ("batch_size", "lr", "scale_lr", "warmup", "zero_init", "floor", "weight_decay")
+                k: RECIPE_DEFAULTS[k]
+                for k in ("batch_size", "lr", "scale_lr", "warmup", "zero_init", "floor", "weight_decay")
             },
             "steps": steps,
             "train_img_per_s": steps * BATCH / history["seconds"][-1],
