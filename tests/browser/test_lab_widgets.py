@@ -4,8 +4,10 @@ The headless widget tests (tests/test_widgets_*.py) prove that a view updates it
 proves what a learner sees: JupyterLab (from this environment) opens a lesson in headless Chromium,
 runs every cell, the widget renders (no "Error displaying widget", no "Failed to load model class"),
 nothing in it is cut off (control rows, labels, buttons and the picture fit the 1400 px window), and
-moving its slider with the keyboard changes the picture. It opens the first lesson with a widget and
-lesson 03 (the widest row of controls) and saves screenshots to ``figures/browser_widget*.png``.
+moving its slider with the keyboard changes the picture. It opens the first lesson with a widget,
+lesson 03 (the widest row of controls), lesson 05 (the layer-by-layer warp of a trained 2-D NICE) and
+lesson 06 (MNIST: the model trains in the kernel first), and saves screenshots to
+``figures/browser_widget*.png``.
 
 Run it with ``make browser-test`` (``make test`` skips this folder: it needs Chromium and Playwright).
 The lesson runs in fast mode (``NICELAB_FAST=1`` in the server's environment). Set
@@ -100,7 +102,11 @@ CUT_OFF = """() => {
 }"""
 
 #: lessons whose widgets the browser test opens besides the first (03: the widest control row)
-EXTRA_LESSONS = ("notebooks/03_coupling_layers.ipynb",)
+EXTRA_LESSONS = (
+    "notebooks/03_coupling_layers.ipynb",
+    "notebooks/05_nice_2d.ipynb",
+    "notebooks/06_nice_mnist.ipynb",
+)
 
 DEMO_NOTEBOOK = [
     "import numpy as np\nfrom matplotlib.figure import Figure\nimport ipywidgets as widgets\n"
