@@ -10,6 +10,9 @@ and the exact log-likelihood is (NICE eq. 3, written in the encoder direction)::
 
 because every additive coupling and the shift have log-det exactly 0. ``μ`` is a fixed buffer (zero
 until :meth:`NICE.init_from_data`); it is a layer of the model, so likelihoods stay in data space.
+
+One consequence (lesson 05, :func:`path_to_peak`): with a log-concave prior whose mode is 0, ``q`` has a
+single peak, at ``f^{-1}(0)``, and no other local maximum.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from nicelab._checks import check_batch, check_positive_int
 from nicelab.coupling import Coupling, merge, split
 from nicelab.flows import CouplingFlow
 
@@ -75,3 +79,46 @@ def zero_output_layers(model: NICE) -> NICE:
         last.weight.zero_()
         last.bias.zero_()
     return model
+
+
+@torch.no_grad()
+def path_to_peak(model: CouplingFlow, x: Tensor, n_points: int = 65) -> Tensor:
+    """An uphill path from each row of ``x`` to the model density's single peak ``x* = f^{-1}(0)``.
+
+    The path is the pre-image of the straight latent segment from ``f(x)`` to the prior's mode 0::
+
+        x_t = f^{-1}((1 - t) f(x)),   t = 0, 1/(n_points - 1), …, 1
+
+    Why it climbs: with additive couplings ``log q(x) = log p_Z(f(x)) + Σ_i s_i``, and both priors
+    (logistic, Gaussian) are strictly log-concave with their mode at 0, so ``log p_Z`` increases along
+    any straight segment towards 0. Hence ``log q(x_t)`` is non-decreasing in ``t`` for every start:
+    ``q`` has no local maximum other than ``x*``, and each super-level set ``{q >= c}`` is the
+    pre-image of a convex set (connected, without holes). Well-separated modes cannot each be a peak;
+    they must be joined by ridges at least as high as the lower mode.
+
+    Args:
+        model: a :class:`~nicelab.flows.CouplingFlow` with additive couplings (e.g. :class:`NICE`).
+        x: ``(n, dim)`` finite starting points.
+        n_points: points per path (>= 2), ``t = 0`` first.
+
+    Returns:
+        ``(n_points, n, dim)``: ``path[0]`` is ``x`` (up to round-off), ``path[-1]`` is ``x*`` for every row.
+
+    Raises:
+        ValueError: not an additive coupling flow (an affine flow's log-det varies with ``x``, so its
+            density can have many peaks), bad ``x`` or ``n_points``.
+    """
+    if not isinstance(model, CouplingFlow) or model.coupling != "additive":
+        kind = type(model).__name__
+        if isinstance(model, CouplingFlow):
+            kind += f"(coupling={model.coupling!r})"
+        raise ValueError(
+            "path_to_peak needs a coupling flow with additive couplings (a constant log-det), e.g. a NICE; "
+            f"got {kind}"
+        )
+    check_batch(x, model.dim, "x", finite=True)
+    check_positive_int(n_points, "n_points", minimum=2)
+    z = model(x)[0]
+    t = torch.linspace(0.0, 1.0, n_points, dtype=z.dtype, device=z.device)
+    latent = (1.0 - t)[:, None, None] * z  # (n_points, n, dim): straight lines to the mode
+    return model.inverse(latent.reshape(-1, model.dim))[0].reshape(n_points, *x.shape)

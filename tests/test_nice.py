@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from nicelab import NICE, Gaussian, Logistic
+from nicelab.nice import path_to_peak
 
 
 def grid_mass(model: NICE, half_width: float = 12.0, n: int = 601) -> float:
@@ -96,3 +97,53 @@ def test_log_prob_rejects_bad_shapes(bad):
 def test_log_prob_rejects_integer_input():
     with pytest.raises(ValueError, match="floating"):
         NICE(4, n_couplings=2, hidden=8, depth=1).log_prob(torch.zeros(2, 4, dtype=torch.long))
+
+
+def random_nice(dim: int, prior: str, seed: int = 0) -> NICE:
+    # random couplings and log-scales, so the peak is nowhere special
+    torch.manual_seed(seed)
+    model = NICE(dim, n_couplings=4, hidden=16, depth=2, prior=prior).double()
+    model.init_from_data(torch.randn(256, dim, dtype=torch.float64) * 2.0 + 1.0)
+    with torch.no_grad():
+        model.scaling.log_scale.add_(0.3 * torch.randn(dim, dtype=torch.float64))
+    return model
+
+
+@pytest.mark.parametrize("prior", ["logistic", "gaussian"])
+@pytest.mark.parametrize("dim", [2, 5])
+def test_path_to_peak_climbs_from_every_start_to_the_one_peak(prior, dim):
+    model = random_nice(dim, prior)
+    x = torch.randn(40, dim, dtype=torch.float64) * 3.0
+    path = path_to_peak(model, x, n_points=33)
+    assert path.shape == (33, 40, dim)
+    torch.testing.assert_close(path[0], x)
+    peak = model.inverse(torch.zeros(1, dim, dtype=torch.float64))[0]
+    torch.testing.assert_close(path[-1], peak.expand(40, dim))
+    with torch.no_grad():
+        log_q = model.log_prob(path.reshape(-1, dim)).reshape(33, 40)
+        peak_log_q = model.log_prob(peak)
+        elsewhere = model.log_prob(model.sample(2000, generator=torch.Generator().manual_seed(1)).double())
+    assert (log_q.diff(dim=0) >= -1e-10).all()  # never downhill
+    assert (log_q[-1] > log_q[0]).all()
+    # the peak's height is the prior's at 0 plus Σ s, and no sample is higher
+    torch.testing.assert_close(
+        peak_log_q, model.prior.log_prob(torch.zeros(1, dim)).double() + model.scaling.log_scale.sum()
+    )
+    assert (elsewhere <= peak_log_q).all()
+
+
+def test_path_to_peak_rejects_affine_flows_and_bad_input():
+    from nicelab.flows import CouplingFlow
+
+    affine = CouplingFlow(2, "affine", n_couplings=2, hidden=8, depth=1)
+    with pytest.raises(ValueError, match=r"additive couplings.*CouplingFlow\(coupling='affine'\)"):
+        path_to_peak(affine, torch.zeros(3, 2))
+    with pytest.raises(ValueError, match="additive couplings.*Linear"):
+        path_to_peak(torch.nn.Linear(2, 2), torch.zeros(3, 2))  # type: ignore[arg-type]
+    model = NICE(2, n_couplings=2, hidden=8, depth=1)
+    with pytest.raises(ValueError, match=r"shape \(batch, 2\)"):
+        path_to_peak(model, torch.zeros(3, 3))
+    with pytest.raises(ValueError, match="NaN"):
+        path_to_peak(model, torch.tensor([[0.0, float("nan")]]))
+    with pytest.raises(ValueError, match="n_points"):
+        path_to_peak(model, torch.zeros(3, 2), n_points=1)

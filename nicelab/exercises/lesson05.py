@@ -1,4 +1,4 @@
-"""Lesson 05 exercises: toy entropies, the KL gap, NICE's log-determinant, the identity start."""
+"""Lesson 05 exercises: toy entropies, the KL gap, NICE's log-det, the identity start, the one peak."""
 
 from __future__ import annotations
 
@@ -87,5 +87,27 @@ q5 = register(
         "on the mirror-symmetric eight Gaussians.",
         reference=lambda: 0.5 * math.tanh(0.5),
         wrong=[0.0, -0.5 * math.tanh(0.5), math.tanh(0.5), 0.5 * math.tanh(1.0), 0.5],
+    )
+)
+
+q6 = register(
+    Exercise(
+        key="lesson05.peak_height",
+        prompt=(
+            "A 2-D NICE with the standard logistic prior has log-scales s = (0.4, -0.7). What is the highest "
+            "value its log-density log q(x) takes anywhere, in nats? (Where does the model put its peak?)"
+        ),
+        checker=close_to(2 * math.log(0.25) + 0.4 - 0.7, rtol=1e-3, atol=1e-6),
+        hint_text="log q(x) = log p_Z(f(x)) + Σ s, and f is a bijection onto the whole plane: the largest "
+        "value is the prior's largest, at z = 0. The standard logistic density at 0 is 1/4.",
+        solution_text="max log q = 2·log(1/4) + (0.4 - 0.7) = -2.773 - 0.3 ≈ -3.073 nats, reached at exactly "
+        "one point, x* = f^{-1}(0): a NICE density has one peak however many modes the data have.",
+        reference=lambda: 2 * math.log(0.25) + 0.4 - 0.7,
+        wrong=[
+            2 * math.log(0.25),
+            math.log(0.25) + 0.4 - 0.7,
+            2 * math.log(0.25) - 0.4 + 0.7,
+            -math.log(2 * math.pi) + 0.4 - 0.7,
+        ],
     )
 )
