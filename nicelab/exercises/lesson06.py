@@ -1,4 +1,4 @@
-"""Lesson 06 exercises: bits per dimension, the generalisation gap, and importance read off the scales."""
+"""Lesson 06 exercises: bits per dimension, the generalisation gap, importance from the scales, the peak."""
 
 from __future__ import annotations
 
@@ -152,4 +152,31 @@ q4 = register(
     )
 )
 
-__all__ = ["q1", "q2", "q3", "q4"]
+#: entropy of the standard logistic distribution, in nats (exactly 2)
+LOGISTIC_ENTROPY = 2.0
+
+q5 = register(
+    Exercise(
+        key="lesson06.peak_vs_typical",
+        prompt=(
+            "NICE's prior on MNIST is the standard logistic in D = 784 dimensions; its density at 0 is "
+            "1/4 per coordinate and its entropy is exactly 2 nats per coordinate. By how many nats does "
+            "log p_Z(0), the prior's peak, exceed E[log p_Z(Z)], the log-density of a typical latent?"
+        ),
+        checker=close_to(D * (LOGISTIC_ENTROPY - math.log(4.0)), rtol=1e-3),
+        hint_text="E[log p_Z(Z)] = -H = -2 nats per coordinate; log p_Z(0) = log(1/4) per coordinate. "
+        "Both sum over the 784 coordinates.",
+        solution_text="784 · (2 - log 4) = 784 · 0.614 ≈ 481.3 nats. The flow adds the same Σ s to both, "
+        "so the model's single most probable image out-scores a typical sample by the same amount: in "
+        "high dimensions the mode is nothing like a typical draw.",
+        reference=lambda: D * (LOGISTIC_ENTROPY - math.log(4.0)),
+        wrong=[
+            LOGISTIC_ENTROPY - math.log(4.0),
+            D * (LOGISTIC_ENTROPY + math.log(4.0)),
+            -D * (LOGISTIC_ENTROPY - math.log(4.0)),
+            D * math.log(4.0),
+        ],
+    )
+)
+
+__all__ = ["q1", "q2", "q3", "q4", "q5"]
