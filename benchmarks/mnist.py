@@ -85,6 +85,18 @@ def step_timer(optimizer: torch.optim.Optimizer, loss_fn, bf16: bool, images: to
     return timed
 
 
+def optimizer_seconds(optimizer: torch.optim.Optimizer, k: int) -> float:
+    """Seconds per ``optimizer.step()`` alone (the gradients of the last training step are reused).
+
+    The fused AdamW update reads and writes every parameter and both moment buffers: memory-bound work
+    that no matmul speed can hide, so it caps the ratio to the matmul bound (see ``ceiling_per_round``).
+    """
+    t = time.perf_counter()
+    for _ in range(k):
+        optimizer.step()
+    return (time.perf_counter() - t) / k
+
+
 #: profiler op names by category, for :func:`profile_step` (everything else counts as "other")
 OP_CATEGORIES = {
     "matmul": ("aten::mm", "aten::addmm", "aten::bmm", "aten::matmul"),
@@ -165,10 +177,12 @@ def measure_throughput(
     samples: dict[str, list[float]] = {mode: [] for mode in modes}
     peaks: list[float] = []
     peaks_bf16: list[float] = []
+    optimizer_s: list[float] = []
     for _ in range(rounds):
         peaks.append(matmul_peak())
         for mode in modes:
             samples[mode].append(timers[mode](steps))
+        optimizer_s.append(optimizer_seconds(optimizer, steps))
         if "bf16" in samples:
             peaks_bf16.append(matmul_peak(torch.bfloat16))
     flops = train_flops_per_image()
@@ -190,6 +204,11 @@ def measure_throughput(
         }
     # The per-round ratio, step and peak measured back to back under the same load.
     result["fp32"]["ratio_per_round"] = [s / (p / flops) for s, p in zip(samples["fp32"], peaks, strict=True)]
+    # The ratio a step could reach if its matrix products ran exactly at that round's reference peak and
+    # nothing else cost time but the optimizer's update: bound time / (bound time + optimizer time).
+    bound_s = [BATCH * flops / p for p in peaks]
+    result["fp32"]["optimizer_step_ms_per_round"] = [1e3 * t for t in optimizer_s]
+    result["fp32"]["ceiling_per_round"] = [b / (b + t) for b, t in zip(bound_s, optimizer_s, strict=True)]
     if reference is None:
         result["normflows_fp32"] = {"skipped": skipped}
     else:

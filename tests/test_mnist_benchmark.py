@@ -34,3 +34,13 @@ def test_profile_step_splits_the_time_by_category(bench):
     expected = flops_per_image * bench.BATCH * 3 / out["seconds"]["matmul"]
     assert out["matmul_gflops_in_step"] == pytest.approx(expected / 1e9, rel=1e-3)
     assert out["matmul_rate_over_peak"] == pytest.approx(expected / 1e9, rel=1e-3)
+
+
+def test_optimizer_seconds_times_the_update_alone(bench):
+    weight = torch.nn.Parameter(torch.ones(3))
+    weight.grad = torch.full((3,), 2.0)
+    optimizer = torch.optim.SGD([weight], lr=0.5)
+    seconds = bench.optimizer_seconds(optimizer, 4)
+    assert seconds > 0
+    # four updates with the same gradient, and nothing else: 1 - 4 * 0.5 * 2
+    torch.testing.assert_close(weight.detach(), torch.full((3,), -3.0))
