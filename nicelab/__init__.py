@@ -25,6 +25,7 @@ from nicelab.nice import NICE
 from nicelab.priors import Gaussian, Logistic
 from nicelab.scaling import Scaling
 from nicelab.settings import FAST, pick
+from nicelab.spline import SplineCoupling
 from nicelab.train import fit
 from nicelab.train.mnist import train_mnist
 from nicelab.transforms import Compose, Inverse, Shift, Transform
@@ -61,6 +62,7 @@ __all__ = [
     "Logistic",
     "Scaling",
     "Shift",
+    "SplineCoupling",
     "Transform",
     "bits_per_dim",
     "dequantize",
