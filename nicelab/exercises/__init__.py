@@ -3,6 +3,11 @@
 Each lesson module (``nicelab.exercises.lesson01`` …) builds :class:`Exercise` objects and registers
 them in :data:`REGISTRY`. Every exercise carries a reference answer and some wrong answers, so the
 test suite runs right and wrong answers through every checker (a check that cannot fail is a bug).
+
+Numeric answers go through :func:`numeric` (or its older name :func:`close_to`): a right answer copied to
+three significant figures passes, a near miss hears "close: give more digits", and each typical mistake
+the exercise lists (a sign, a factor ln 2, a forgotten D·ln 256) gets its own diagnosis. Tensor answers
+go through :func:`tensor_close`, elementwise. The rule is spelled out in ``nicelab.exercises._numeric``.
 """
 
 from __future__ import annotations
@@ -10,6 +15,31 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from nicelab.exercises._numeric import (
+    Diagnosis,
+    Numeric,
+    TensorClose,
+    close_to,
+    numeric,
+    round_sig,
+    sig_tolerance,
+    tensor_close,
+)
+
+__all__ = [
+    "REGISTRY",
+    "Diagnosis",
+    "Exercise",
+    "Numeric",
+    "TensorClose",
+    "close_to",
+    "numeric",
+    "register",
+    "round_sig",
+    "sig_tolerance",
+    "tensor_close",
+]
 
 #: every exercise in the course, by ``"lessonNN.name"``
 REGISTRY: dict[str, Exercise] = {}
@@ -26,7 +56,8 @@ class Exercise:
         hint_text: a nudge that does not give the answer away.
         solution_text: the worked solution (code and/or explanation), shown only on request.
         reference: ``reference() -> answer`` that passes the checker (used by the tests).
-        wrong: answers that must fail the checker (used by the tests).
+        wrong: answers that must fail the checker (used by the tests). A :class:`Numeric` checker's
+            diagnosed mistakes are added to it, so each is tested without being listed twice.
     """
 
     key: str
@@ -36,6 +67,11 @@ class Exercise:
     solution_text: str
     reference: Callable[[], Any]
     wrong: list[Any] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.checker, Numeric):
+            listed = list(self.wrong)
+            self.wrong = listed + [d.value for d in self.checker.diagnoses if d.value not in listed]
 
     def check(self, answer: Any) -> bool:
         """Print instant feedback for ``answer`` and return whether it is right."""
@@ -70,15 +106,3 @@ def register(exercise: Exercise) -> Exercise:
         raise ValueError(f"an exercise with key {exercise.key!r} is already registered")
     REGISTRY[exercise.key] = exercise
     return exercise
-
-
-def close_to(expected: float, rtol: float = 1e-3, atol: float = 1e-6) -> Callable[[Any], str | None]:
-    """A checker accepting a number within tolerance of ``expected``."""
-
-    def checker(answer: Any) -> str | None:
-        value = float(answer)
-        if abs(value - expected) <= atol + rtol * abs(expected):
-            return None
-        return f"{value:.6g} is not right (check the sign and the factor)"
-
-    return checker
