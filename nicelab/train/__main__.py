@@ -91,9 +91,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             threads=args.threads,
             **images,
         )
-    except ValueError as err:
+    except ValueError as err:  # bad arguments or a broken checkpoint: nothing was trained
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except (OSError, FloatingPointError) as err:  # a save failed, or training diverged
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     # the evaluation of the returned weights: the last one, or the best validated one (--validation)
     i = selected_evaluation(history)
     chosen = " (best validation LL)" if args.validation else ""

@@ -47,7 +47,13 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from nicelab.checkpoint import read_checkpoint, save_checkpoint
+from nicelab.checkpoint import (
+    check_state_dict,
+    check_writable,
+    read_checkpoint,
+    remove_stale_temporaries,
+    save_checkpoint,
+)
 from nicelab.data import DIM, bits_per_dim, dequantize, evaluate, load_mnist
 from nicelab.nice import NICE, zero_output_layers
 from nicelab.train.optim import fused_adam
@@ -130,6 +136,93 @@ def selected_evaluation(history: dict[str, list[float]]) -> int:
 
 def _copy_state(model: torch.nn.Module) -> dict[str, Tensor]:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+#: checkpoint fields a resumable (training) checkpoint must have, and their types
+RESUME_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "optimizer": dict,
+    "order_generator": Tensor,
+    "noise_generator": Tensor,
+    "history": dict,
+    "step": int,
+    "train_seconds": (int, float),
+}
+
+
+def _resume(
+    checkpoint: Path,
+    model: NICE,
+    optimizer: torch.optim.Optimizer,
+    order_gen: torch.Generator,
+    noise_gen: torch.Generator,
+    n: int,
+) -> dict[str, Any]:
+    """Restore a run from ``checkpoint`` into ``model``, ``optimizer`` and the generators.
+
+    Returns ``step``, ``train_seconds``, ``history``, ``best`` (early stopping) and ``epoch_rest`` (the
+    indices of this epoch's batches not yet drawn; empty at an epoch boundary). Every field is checked
+    first, so a broken or foreign checkpoint gives one ``ValueError`` rather than a traceback mid-run.
+    """
+    payload = read_checkpoint(checkpoint)
+    if payload["config"] != model.config():
+        raise ValueError(
+            f"{checkpoint} holds architecture {payload['config']}, but this run trains {model.config()}; "
+            "use another --out or the same architecture"
+        )
+    if "optimizer" not in payload or "train_seconds" not in payload:
+        raise ValueError(f"{checkpoint} is a model-only checkpoint; it cannot resume training")
+    for key, kind in RESUME_FIELDS.items():
+        if not isinstance(payload.get(key), kind) or isinstance(payload.get(key), bool):
+            raise ValueError(f"{checkpoint}: cannot resume (field {key!r} is missing or malformed)")
+    rest = payload.get("epoch_rest", torch.empty(0, dtype=torch.long))
+    if not isinstance(rest, Tensor) or rest.dtype != torch.long or rest.dim() != 1:
+        raise ValueError(f"{checkpoint}: cannot resume (field 'epoch_rest' is not a 1-D index tensor)")
+    if rest.numel() and not (0 <= int(rest.min()) and int(rest.max()) < n):
+        raise ValueError(
+            f"{checkpoint}: cannot resume: it was saved for a training set larger than this run's {n} "
+            "images (other data or another --validation)"
+        )
+    # a finished early-stopped run keeps its best weights as "state_dict", its last as "last_state_dict"
+    weights = payload.get("last_state_dict", payload["state_dict"])
+    check_state_dict(checkpoint, weights, model)
+    best: dict[str, Any] = {"val_ll": -math.inf, "step": 0, "state_dict": None}
+    if "best_state_dict" in payload:
+        check_state_dict(checkpoint, payload["best_state_dict"], model)
+        device = model.scaling.log_scale.device
+        best = {
+            "val_ll": float(payload["best_val_ll"]),
+            "step": int(payload["best_step"]),
+            "state_dict": {k: v.to(device) for k, v in payload["best_state_dict"].items()},
+        }
+    model.load_state_dict(weights)
+    try:
+        optimizer.load_state_dict(payload["optimizer"])
+    except (ValueError, KeyError, TypeError) as err:  # e.g. an older recipe with other parameter groups
+        raise ValueError(
+            f"{checkpoint}: its optimizer state does not fit this recipe's optimizer ({err}); it was "
+            "saved by another version of the recipe. Load the model with nicelab.load_checkpoint, "
+            "or train into a new --out"
+        ) from err
+    for group in optimizer.param_groups:  # load_state_dict checks group sizes, not the moments' shapes
+        for p in group["params"]:
+            moments = [v for v in optimizer.state.get(p, {}).values() if isinstance(v, Tensor) and v.dim()]
+            if any(v.shape != p.shape for v in moments):
+                raise ValueError(f"{checkpoint}: cannot resume (optimizer moments do not fit the weights)")
+    try:
+        order_gen.set_state(payload["order_generator"])
+        noise_gen.set_state(payload["noise_generator"])
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"{checkpoint}: cannot resume (a random generator state is corrupt: {err})") from err
+    history = payload["history"]
+    if not all(isinstance(history.get(k, []), list) for k in STEP_KEYS + EVAL_KEYS):
+        raise ValueError(f"{checkpoint}: cannot resume (its history is malformed)")
+    return {
+        "step": payload["step"],
+        "train_seconds": float(payload["train_seconds"]),
+        "history": {k: list(history.get(k, [])) for k in STEP_KEYS + EVAL_KEYS},
+        "best": best,
+        "epoch_rest": rest,
+    }
 
 
 def train_mnist(
@@ -232,6 +325,10 @@ def train_mnist(
         raise ValueError(f"validation must be a number of held-out images >= 0, got {validation!r}")
     if resume and out is None:
         raise ValueError("resume=True needs out=PATH (the checkpoint to continue)")
+    checkpoint = Path(out) if out is not None else None
+    if checkpoint is not None:
+        check_writable(checkpoint)  # fail now, not at the first save after minutes of training
+        remove_stale_temporaries(checkpoint)  # left by a run killed while it was saving
     if threads is not None:
         torch.set_num_threads(threads)
     dev = (
@@ -274,37 +371,13 @@ def train_mnist(
     best: dict[str, Any] = {"val_ll": -math.inf, "step": 0, "state_dict": None}  # early stopping
     queue: list[Tensor] = []  # the rest of this epoch's shuffled batches
 
-    checkpoint = Path(out) if out is not None else None
     if resume and checkpoint is not None and checkpoint.is_file():
-        payload = read_checkpoint(checkpoint)
-        if payload["config"] != model.config():
-            raise ValueError(
-                f"{checkpoint} holds architecture {payload['config']}, but this run trains {model.config()}; "
-                "use another --out or the same architecture"
-            )
-        if "optimizer" not in payload or "train_seconds" not in payload:
-            raise ValueError(f"{checkpoint} is a model-only checkpoint; it cannot resume training")
-        # a finished early-stopped run keeps its best weights as "state_dict", its last as "last_state_dict"
-        model.load_state_dict(payload.get("last_state_dict", payload["state_dict"]))
-        if "best_state_dict" in payload:
-            best = {
-                "val_ll": float(payload["best_val_ll"]),
-                "step": int(payload["best_step"]),
-                "state_dict": {k: v.to(dev) for k, v in payload["best_state_dict"].items()},
-            }
-        try:
-            optimizer.load_state_dict(payload["optimizer"])
-        except ValueError as err:  # e.g. a checkpoint of an older recipe with other parameter groups
-            raise ValueError(
-                f"{checkpoint}: its optimizer state does not fit this recipe's optimizer ({err}); it was "
-                "saved by another version of the recipe. Load the model with nicelab.load_checkpoint, "
-                "or train into a new --out"
-            ) from err
-        order_gen.set_state(payload["order_generator"])
-        noise_gen.set_state(payload["noise_generator"])
-        history = {k: list(payload["history"].get(k, [])) for k in STEP_KEYS + EVAL_KEYS}
-        step, trained_s = int(payload["step"]), float(payload["train_seconds"])
-        queue = list(payload["epoch_rest"].to(dev).split(batch_size)) if "epoch_rest" in payload else []
+        state = _resume(checkpoint, model, optimizer, order_gen, noise_gen, n)
+        step, trained_s = state["step"], state["train_seconds"]
+        history, best = state["history"], state["best"]
+        # an empty rest (a checkpoint at the end of an epoch) means: shuffle anew at the next step
+        rest = state["epoch_rest"].to(dev)
+        queue = list(rest.split(batch_size)) if rest.numel() else []
     else:
         if zero_init:
             zero_output_layers(model)
