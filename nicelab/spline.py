@@ -33,13 +33,18 @@ on ``x`` (unlike NICE's additive coupling, whose log-det is 0).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from nicelab._checks import check_positive_int
 from nicelab.coupling import Coupling, mlp
-from nicelab.flows import COUPLINGS
+from nicelab.flows import CouplingFlow
+from nicelab.priors import make_prior
+from nicelab.scaling import Scaling
+from nicelab.transforms import Shift, Transform
 
 DEFAULT_BINS = 8
 DEFAULT_BOUND = 5.0
@@ -254,8 +259,48 @@ class SplineCoupling(Coupling):
         return f"dim={self.dim}, parity={self.parity}, bins={self.bins}, bound={self.bound}"
 
 
-# CouplingFlow(coupling="spline") builds SplineCouplings with the defaults above. Registered from here so
-# that nicelab.flows need not import this module; the architecture refactor can move the entry into flows.
-COUPLINGS.setdefault("spline", SplineCoupling)
+class SplineFlow(CouplingFlow):
+    """A :class:`~nicelab.flows.CouplingFlow` whose couplings are :class:`SplineCoupling` s.
 
-__all__ = ["DEFAULT_BINS", "DEFAULT_BOUND", "SplineCoupling", "rational_quadratic_spline"]
+    Same layers as every coupling flow (``Shift``, couplings with parities 0, 1, 0, …, ``Scaling``, then the
+    prior), so sampling, ``intermediates``, ``init_from_data`` and ``coupling_log_det`` are shared; in our
+    forward direction ``log p(x) = log p_prior(z) + Σ_k Σ_j log g_k'(·) + Σ_i s_i``.
+
+    Args:
+        dim, n_couplings, hidden, depth, prior: as for :class:`~nicelab.flows.CouplingFlow`.
+        bins, bound: each coupling's spline (see :class:`SplineCoupling`).
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        n_couplings: int = 4,
+        hidden: int = 1000,
+        depth: int = 5,
+        prior: str = "logistic",
+        bins: int = DEFAULT_BINS,
+        bound: float = DEFAULT_BOUND,
+    ) -> None:
+        if dim < 2:
+            raise ValueError(f"{type(self).__name__} needs dim >= 2, got {dim}")
+        check_positive_int(n_couplings, "n_couplings")
+        # CouplingFlow.__init__ only knows the couplings in flows.COUPLINGS; the same attributes are set here.
+        Transform.__init__(self, dim)
+        self.coupling, self.n_couplings, self.hidden, self.depth = "spline", n_couplings, hidden, depth
+        self.bins, self.bound, self.prior_name = bins, float(bound), prior
+        self.prior = make_prior(prior, dim)
+        self.shift = Shift(dim)
+        self.couplings = nn.ModuleList(
+            SplineCoupling(dim, i % 2, hidden=hidden, depth=depth, bins=bins, bound=bound)
+            for i in range(n_couplings)
+        )
+        self.scaling = Scaling(dim)
+
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments; ``SplineFlow(**flow.config())`` rebuilds the architecture."""
+        config = super().config()
+        del config["coupling"]
+        return config | {"bins": self.bins, "bound": self.bound}
+
+
+__all__ = ["DEFAULT_BINS", "DEFAULT_BOUND", "SplineCoupling", "SplineFlow", "rational_quadratic_spline"]

@@ -7,8 +7,8 @@ import torch
 from torch import nn
 from torch.autograd.functional import jacobian
 
-from nicelab import CouplingFlow, SplineCoupling
-from nicelab.spline import _derivatives, _knots, rational_quadratic_spline
+from nicelab import SplineCoupling
+from nicelab.spline import SplineFlow, _derivatives, _knots, rational_quadratic_spline
 
 F64 = dict(rtol=0, atol=1e-10)
 
@@ -125,14 +125,20 @@ def test_a_custom_conditioner_is_used():
 
 def test_a_spline_coupling_flow_round_trips_and_has_x_dependent_log_det():
     torch.manual_seed(0)
-    flow = CouplingFlow(2, coupling="spline", n_couplings=4, hidden=16, depth=2, prior="gaussian").double()
+    flow = SplineFlow(2, n_couplings=4, hidden=16, depth=2, prior="gaussian", bins=6, bound=4.0).double()
     x = 2 * torch.randn(32, 2, dtype=torch.float64)
     z, log_det = flow(x)
     back, inv = flow.inverse(z)
     torch.testing.assert_close(back, x, **F64)
     torch.testing.assert_close(log_det, -inv, **F64)
     assert flow.coupling_log_det(x).std() > 1e-3
-    assert CouplingFlow(**flow.config()).coupling == "spline"
+    rebuilt = SplineFlow(**flow.config())
+    assert (
+        rebuilt.config() == flow.config()
+        and rebuilt.couplings[1].bins == 6
+        and rebuilt.couplings[1].parity == 1
+    )
+    assert flow.layer_names()[2].startswith("spline coupling 1")
 
 
 def test_bad_input_is_rejected():
@@ -157,6 +163,10 @@ def test_bad_input_is_rejected():
         SplineCoupling(2, 0, conditioner="mlp")
     with pytest.raises(ValueError, match="parity"):
         SplineCoupling(2, 2)
+    with pytest.raises(ValueError, match="n_couplings"):
+        SplineFlow(2, n_couplings=0)
+    with pytest.raises(ValueError, match="prior"):
+        SplineFlow(2, prior="cauchy")
     wrong_net = SplineCoupling(2, 0, bins=4, conditioner=nn.Linear(1, 5).double())
     with pytest.raises(ValueError, match="conditioner must return shape"):
         wrong_net(torch.zeros(2, 2, dtype=torch.float64))
