@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -191,11 +192,14 @@ def _open_payload(source: Path) -> Any:
             if os.fstat(fh.fileno()).st_size == 0:
                 raise _not_ours(source, "the file is empty")
             try:
-                return torch.load(fh, map_location="cpu", weights_only=True)
+                with warnings.catch_warnings():  # e.g. "pickle protocol 4" for random bytes: we raise instead
+                    warnings.simplefilter("ignore")
+                    return torch.load(fh, map_location="cpu", weights_only=True)
             except OSError:
                 raise
             except Exception as err:  # noqa: BLE001 - any parse failure of a foreign file means "not ours"
-                why = f"torch cannot read it: corrupt, truncated or another kind of file; {_reason(err)}"
+                # torch's own text (miniz internals, weights_only advice) would mislead; the type is kept
+                why = f"corrupt, truncated or another kind of file: torch.load raised {type(err).__name__}"
                 raise _not_ours(source, why) from err
     except OSError as err:
         raise ValueError(f"cannot read checkpoint {source} ({_reason(err)})") from err
