@@ -11,8 +11,9 @@ The rule, shared by every numeric exercise:
   more than three significant figures. (For ``|expected| < 10`` one decimal is fewer than three
   significant figures and is not enough: 4.4 for 4.36 is 1 % off.)
 * **a typical mistake** when the answer is near one of the exercise's :class:`Diagnosis` values (within
-  that value's own three-significant-figure tolerance, or 1 %): the learner gets that mistake's
-  diagnosis ("a factor ln 2: nats, not bits"), whichever of the listed mistakes is nearest.
+  that value's own three-significant-figure tolerance, or the checker's relative close band, 1 % by
+  default): the learner gets that mistake's diagnosis ("a factor ln 2: nats, not bits"), whichever of
+  the listed mistakes is nearest.
 * **close** when the answer lies within the close band (``1 %`` of ``|expected|`` unless the exercise
   sets ``close``), or equals ``expected`` rounded to two significant figures: "give more digits".
 * otherwise **wrong**: the tolerance is at most 0.5 % of ``|expected|``, so an answer 10 % off never
@@ -69,9 +70,13 @@ class Diagnosis:
         if not isinstance(self.message, str) or not self.message.strip():
             raise ValueError(f"a diagnosis needs a non-empty message, got {self.message!r}")
 
-    def band(self, floor: float) -> float:
-        """How near an answer must be to count as this mistake: its 3-s.f. tolerance, 1 %, or ``floor``."""
-        return max(sig_tolerance(self.value), CLOSE_REL * abs(self.value), floor)
+    def band(self, rel: float, floor: float) -> float:
+        """How near an answer must be to count as this mistake.
+
+        Its own 3-s.f. tolerance, the checker's relative close band ``rel`` (1 % by default), or ``floor``
+        (the checker's tolerance), whichever is widest.
+        """
+        return max(sig_tolerance(self.value), rel * abs(self.value), floor)
 
 
 def as_diagnoses(diagnoses: Iterable[Diagnosis | tuple[float, str]]) -> tuple[Diagnosis, ...]:
@@ -134,6 +139,11 @@ class Numeric:
     def __call__(self, answer: Any) -> str | None:
         return self.verdict(answer)[1]
 
+    @property
+    def _close_rel(self) -> float:
+        """The close band relative to ``|expected|``: how loosely a learner's copy of any value may match."""
+        return self.close_band / abs(self.expected) if self.expected else CLOSE_REL
+
     def _is_close(self, value: float) -> bool:
         if abs(value - self.expected) <= self.close_band:
             return True
@@ -150,7 +160,7 @@ class Numeric:
         for diag in self.diagnoses:
             if not math.isfinite(diag.value):
                 continue
-            ratio = abs(value - diag.value) / diag.band(self.tolerance)
+            ratio = abs(value - diag.value) / diag.band(self._close_rel, self.tolerance)
             if ratio <= best_ratio * (1 + _EDGE):
                 best, best_ratio = diag, ratio
         if best is not None and self.close_band > 0:

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from nicelab.exercises import Exercise, close_to, register
+from nicelab.exercises import Exercise, numeric, register
 
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
@@ -18,6 +18,9 @@ def _phi(z: float) -> float:
     return math.exp(-0.5 * z * z - _LOG_SQRT_2PI)
 
 
+#: q1's answer, p_X(3) for x = 2 z + 1: z = f^{-1}(3) = 1 and |d f^{-1}/dx| = 1/2
+P_X3 = _phi(1.0) / 2
+
 q1 = register(
     Exercise(
         key="lesson01.q1",
@@ -25,18 +28,28 @@ q1 = register(
             "z ~ N(0, 1) and x = f(z) = 2 z + 1. What is the density p_X(3)? Answer with a number "
             "(you may compute it in Python)."
         ),
-        checker=close_to(_phi(1.0) / 2, rtol=1e-3),
+        checker=numeric(
+            P_X3,
+            [
+                (_phi(1.0), "that is p_Z(f^{-1}(3)) without the factor |d f^{-1}/dx| = 1/2"),
+                (2 * _phi(1.0), "you multiplied by |df/dz| = 2; the factor is |d f^{-1}/dx| = 1/2"),
+                (_phi(3.0) / 2, "you evaluated p_Z at x = 3; evaluate it at z = f^{-1}(3)"),
+                (_phi(3.0), "that is p_Z(3): evaluate p_Z at z = f^{-1}(3), then multiply by |d f^{-1}/dx|"),
+                (_phi(2.0) / 2, "f^{-1}(x) = (x - 1) / 2, so z = 1, not 2"),
+            ],
+        ),
         hint_text="Find z = f^{-1}(3) first, then ask how much f stretches a small interval around it.",
         solution_text=(
             "f^{-1}(x) = (x - 1) / 2, so z = 1 and |d f^{-1}/dx| = 1/2:\n"
-            "p_X(3) = N(1; 0, 1) * 1/2 = 0.24197 / 2 = 0.12099.\n"
-            "(Forgetting the factor gives 0.24197: the classic mistake this lesson is about.)"
+            f"p_X(3) = N(1; 0, 1) * 1/2 = {_phi(1.0):.5f} / 2 = {P_X3:.5f}.\n"
+            f"(Forgetting the factor gives {_phi(1.0):.5f}: the classic mistake this lesson is about.)"
         ),
-        reference=lambda: _phi(1.0) / 2,
-        wrong=[_phi(1.0), 2 * _phi(1.0), _phi(3.0) / 2, _phi(3.0)],
+        reference=lambda: P_X3,
     )
 )
 
+#: q2's answer: ∫ p_Z(log x) dx = E[e^Z] = e^{1/2}
+WRONG_MASS = math.exp(0.5)
 
 q2 = register(
     Exercise(
@@ -45,15 +58,22 @@ q2 = register(
             "For x = exp(z) with z ~ N(0, 1), the wrong 'density' p_Z(f^{-1}(x)) = p_Z(log x) does not "
             "integrate to 1. Exactly what does it integrate to? (A number; substitute x = exp(z).)"
         ),
-        checker=close_to(math.exp(0.5), rtol=1e-3),
+        checker=numeric(
+            WRONG_MASS,
+            [
+                (1.0, "a true density integrates to 1, but this one lacks the factor |d log x / dx|"),
+                (math.e, "E[e^Z] for Z ~ N(0, 1) is e^{1/2}, not e^1"),
+                (0.5, "that is the exponent: the integral is e^{1/2}"),
+                (math.exp(-0.5), "wrong sign in the exponent: dx = e^z dz multiplies by e^z"),
+            ],
+        ),
         hint_text="With x = exp(z), dx = exp(z) dz, so the integral becomes an expectation over z ~ N(0, 1).",
         solution_text=(
-            "∫ p_Z(log x) dx = ∫ p_Z(z) e^z dz = E[e^Z] = e^{1/2} ≈ 1.6487.\n"
+            f"∫ p_Z(log x) dx = ∫ p_Z(z) e^z dz = E[e^Z] = e^{{1/2}} ≈ {WRONG_MASS:.4f}.\n"
             "In general the wrong density integrates to E|f'(Z)|: it is 1 only if f preserves length\n"
             "on average."
         ),
-        reference=lambda: math.exp(0.5),
-        wrong=[1.0, math.e, 0.5, math.exp(-0.5)],
+        reference=lambda: WRONG_MASS,
     )
 )
 

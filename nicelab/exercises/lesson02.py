@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from nicelab.exercises import Exercise, close_to, register
+from nicelab.exercises import Exercise, numeric, register
 
 _LOG_2PI = math.log(2 * math.pi)
 
@@ -15,14 +15,23 @@ q1 = register(
             "The linear map x = A z with A = [[3, 1], [2, -1]] sends the unit square to a parallelogram. "
             "What is its area? (A number.)"
         ),
-        checker=close_to(5.0, rtol=1e-6),
+        checker=numeric(
+            5.0,
+            [
+                (-5.0, "that is det A; an area is |det A| (the sign only says the square is mirrored)"),
+                (-1.0, "that is a d + b c; the determinant is a d - b c"),
+                (1.0, "that is |a d + b c|; the determinant is a d - b c"),
+                (2.0, "that is the trace a + d; the area is |det A| = |a d - b c|"),
+            ],
+        ),
         hint_text="Area scales by |det A|; det [[a, b], [c, d]] = a d - b c. Mind the absolute value.",
         solution_text=(
-            "det A = 3 * (-1) - 1 * 2 = -5. The minus sign only says the square comes out mirrored\n"
-            "(orientation flipped); the area is |det A| = 5. Check: nicelab.jacobian.area_change."
+            f"det A = 3 * (-1) - 1 * 2 = {3 * -1 - 1 * 2}. The minus sign only says the square comes out\n"
+            f"mirrored (orientation flipped); the area is |det A| = {abs(3 * -1 - 1 * 2)}. "
+            "Check: nicelab.jacobian.area_change."
         ),
         reference=lambda: 5.0,
-        wrong=[-5.0, 1.0, -1.0, 3.0],
+        wrong=[3.0],
     )
 )
 
@@ -34,30 +43,53 @@ q2 = register(
             "The notes' example: z ~ N(0, I) in 2-D and x = J z with J = [[2, 0], [0, 2]]. "
             "What is log p_X(0)? (A number; log p_Z(0) = -log(2 pi).)"
         ),
-        checker=close_to(-_LOG_2PI - math.log(4.0), rtol=1e-4),
+        checker=numeric(
+            -_LOG_2PI - math.log(4.0),
+            [
+                (-_LOG_2PI, "that is log p_Z(0) alone: add log|det J^{-1}| = -log 4"),
+                (
+                    -_LOG_2PI + math.log(4.0),
+                    "wrong sign: J spreads the mass over 4 times the area, so subtract log 4",
+                ),
+                (-_LOG_2PI - math.log(2.0), "det J is 2 · 2 = 4, not 2: both axes are stretched"),
+                (0.25 / (2 * math.pi), "that is p_X(0) itself; the question asks for its log"),
+            ],
+        ),
         hint_text="The unit square's area grows by det J = 4: each x-space point gets 1/4 as much density.",
         solution_text=(
             "log p_X(0) = log p_Z(J^{-1} 0) + log|det J^{-1}| = -log(2 pi) - log 4\n"
-            "           ≈ -1.8379 - 1.3863 = -3.2242."
+            f"           ≈ {-_LOG_2PI:.4f} - {math.log(4.0):.4f} = {-_LOG_2PI - math.log(4.0):.4f}."
         ),
         reference=lambda: -_LOG_2PI - math.log(4.0),
-        wrong=[-_LOG_2PI, -_LOG_2PI + math.log(4.0), -_LOG_2PI - math.log(2.0), 0.25 / (2 * math.pi)],
     )
 )
 
 
-def _flow_answer() -> float:
-    # undo the steps in reverse: reflection diag(1, -1), shear [[1, 0], [1, 1]], scaling diag(2, 3)
-    x = (2.0, 5.0)
-    h2 = (x[0], -x[1])
-    h1 = (h2[0], h2[1] - h2[0])
-    z = (h1[0] / 2.0, h1[1] / 3.0)
-    log_pz = -0.5 * (z[0] ** 2 + z[1] ** 2) - _LOG_2PI
-    # per-layer log|det| of the inverses: -log 6, -log 1, -log|-1|
-    return log_pz - math.log(6.0) - 0.0 - 0.0
+def _log_pz(z: tuple[float, float]) -> float:
+    return -0.5 * (z[0] ** 2 + z[1] ** 2) - _LOG_2PI
 
 
-_ANSWER = _flow_answer()
+def _invert(x: tuple[float, float], order: str = "right", shear_sign: float = -1.0) -> tuple[float, float]:
+    """z from x for the three-layer flow: reflection diag(1, -1), shear [[1, 0], [1, 1]], scaling diag(2, 3).
+
+    ``order="right"`` undoes f3, f2, f1 (last layer first); ``"wrong"`` undoes f1 first, a typical slip.
+    ``shear_sign=+1`` "undoes" the shear by adding, another slip.
+    """
+    steps = {
+        "f3": lambda h: (h[0], -h[1]),
+        "f2": lambda h: (h[0], h[1] + shear_sign * h[0]),
+        "f1": lambda h: (h[0] / 2.0, h[1] / 3.0),
+    }
+    for name in ("f3", "f2", "f1") if order == "right" else ("f1", "f2", "f3"):
+        x = steps[name](x)
+    return x
+
+
+X_Q3 = (2.0, 5.0)
+#: per-layer log|det| of the inverses: -log 6 (the scaling), -log 1 (the shear), -log|-1| (the reflection)
+LOG_DET_Q3 = -math.log(6.0) - 0.0 - 0.0
+Z_Q3 = _invert(X_Q3)
+_ANSWER = _log_pz(Z_Q3) + LOG_DET_Q3
 
 q3 = register(
     Exercise(
@@ -67,21 +99,31 @@ q3 = register(
             "[[1, 0], [1, 1]], f3 is the reflection diag(1, -1). Compute log p_X(x) at x = (2, 5) as "
             "log p_Z(z) + the sum of the per-layer log|det| of the inverses. (A number.)"
         ),
-        checker=close_to(_ANSWER, rtol=1e-4),
+        checker=numeric(
+            _ANSWER,
+            [
+                (_log_pz(Z_Q3), "that is log p_Z(z) alone: add the inverses' log-dets (-log 6)"),
+                (_log_pz(Z_Q3) - LOG_DET_Q3, "wrong sign: undoing a scaling by 6 shrinks area, -log 6"),
+                (_log_pz(X_Q3) + LOG_DET_Q3, "you evaluated p_Z at x; invert the three layers to find z"),
+                (
+                    _log_pz(_invert(X_Q3, order="wrong")) + LOG_DET_Q3,
+                    "you undid f1 first; undo the last layer, f3, first",
+                ),
+                (
+                    _log_pz(_invert(X_Q3, shear_sign=1.0)) + LOG_DET_Q3,
+                    "the shear added h_1 to h_2, so its inverse subtracts it",
+                ),
+            ],
+        ),
         hint_text=(
             "Invert one layer at a time, last layer first, to find z. Each inverse layer contributes "
             "log|det| of its own matrix inverse; a shear has det 1, a reflection |det| = 1."
         ),
         solution_text=(
             "Inverse of f3: (2, -5); of f2: (2, -5 - 2) = (2, -7); of f1: z = (1, -7/3).\n"
-            "log p_Z(z) = -(1 + 49/9)/2 - log(2 pi) ≈ -5.0601; log-dets: -log 6 + 0 + 0.\n"
+            f"log p_Z(z) = -(1 + 49/9)/2 - log(2 pi) ≈ {_log_pz(Z_Q3):.4f}; log-dets: -log 6 + 0 + 0.\n"
             f"log p_X(2, 5) = {_ANSWER:.4f}"
         ),
         reference=lambda: _ANSWER,
-        wrong=[
-            _ANSWER + math.log(6.0),
-            _ANSWER + 2 * math.log(6.0),
-            -0.5 * (4 + 25) - _LOG_2PI - math.log(6.0),
-        ],
     )
 )

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from nicelab.exercises import Exercise, close_to, register
+from nicelab.exercises import Exercise, numeric, register
 
 
 def _test_m(d: int, out: int, seed: int) -> Callable[[Tensor], Tensor]:
@@ -145,6 +145,10 @@ q2 = register(
 )
 
 
+#: q3: R^5, 2 kept coordinates, 3 changed ones scaled by 2
+KEPT_Q3, CHANGED_Q3, FACTOR_Q3 = 2, 3, 2.0
+LOG_DET_Q3 = CHANGED_Q3 * math.log(FACTOR_Q3)
+
 q3 = register(
     Exercise(
         key="lesson03.q3",
@@ -152,17 +156,30 @@ q3 = register(
             "A general coupling layer on R^5 keeps 2 coordinates and maps the other 3 by "
             "g(a; m) = 2·a + m(kept), elementwise. What is log|det dz/dx| of this layer (a number)?"
         ),
-        checker=close_to(3 * math.log(2.0), rtol=1e-4),
+        checker=numeric(
+            LOG_DET_Q3,
+            [
+                (0.0, "that is additive coupling's log-det; here g multiplies each changed coordinate by 2"),
+                (math.log(FACTOR_Q3), "each of the 3 changed coordinates contributes log 2, not just one"),
+                (KEPT_Q3 * math.log(FACTOR_Q3), "the 3 changed coordinates are scaled, not the 2 kept ones"),
+                (
+                    (KEPT_Q3 + CHANGED_Q3) * math.log(FACTOR_Q3),
+                    "the kept coordinates are copied: their diagonal entries are 1 and add log 1 = 0",
+                ),
+                (FACTOR_Q3**CHANGED_Q3, "that is |det| itself; the question asks for its log"),
+                (CHANGED_Q3 * FACTOR_Q3, "you added the factors 2; the log-det adds their logs"),
+                (-LOG_DET_Q3, "wrong sign: z = 2·a stretches volume, so the log-det is positive"),
+            ],
+        ),
         hint_text=(
             "The Jacobian is block-triangular: its determinant is the product of the determinants of the "
             "two diagonal blocks. What are those blocks here?"
         ),
         solution_text=(
             "The blocks are I_2 (kept) and 2·I_3 (changed); m only fills the off-diagonal block.\n"
-            "det = 1 · 2**3 = 8, so log|det| = 3·log 2 ≈ 2.0794."
+            f"det = 1 · 2**3 = {FACTOR_Q3**CHANGED_Q3:g}, so log|det| = 3·log 2 ≈ {LOG_DET_Q3:.4f}."
         ),
-        reference=lambda: 3 * math.log(2.0),
-        wrong=[0.0, math.log(2.0), 2 * math.log(2.0), 5 * math.log(2.0), 8.0],
+        reference=lambda: LOG_DET_Q3,
     )
 )
 

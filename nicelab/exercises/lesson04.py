@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from nicelab.exercises import Exercise, close_to, register
+from nicelab.exercises import Exercise, numeric, register
 
 
 def _logistic(z: float) -> float:
@@ -18,11 +18,29 @@ def _logistic(z: float) -> float:
     return -math.log1p(math.exp(-abs(z))) * 2 - abs(z)
 
 
-def _tiny_nice_log_p() -> float:
-    # x = (1, -1); coupling keeps x1: h = (x1, x2 + x1**2) = (1, 0); s = (log 2, log 4): z = (2, 0)
-    z = (2.0, 0.0)
-    return sum(_logistic(v) for v in z) + math.log(2.0) + math.log(4.0)
+#: q1's layer: x = (1, -1), m(a) = a**2, s = (log 2, log 4)
+X_Q1 = (1.0, -1.0)
+S_Q1 = (math.log(2.0), math.log(4.0))
 
+
+def _tiny_nice_log_p(
+    coupling: bool = True, scale: float = 1.0, log_det_sign: float = 1.0, prior: str = "logistic"
+) -> float:
+    """log p(x) of q1's NICE, and the same with one typical slip.
+
+    ``coupling=False`` skips the coupling; ``scale=-1`` multiplies by exp(-s) instead of exp(s);
+    ``log_det_sign`` is +1 (right), 0 (forgotten) or -1 (flipped); ``prior="gaussian"`` swaps the prior.
+    """
+    h = (X_Q1[0], X_Q1[1] + (X_Q1[0] ** 2 if coupling else 0.0))
+    z = [math.exp(scale * s) * v for s, v in zip(S_Q1, h, strict=True)]
+    if prior == "logistic":
+        log_pz = sum(_logistic(v) for v in z)
+    else:
+        log_pz = sum(-0.5 * v * v - 0.5 * math.log(2 * math.pi) for v in z)
+    return log_pz + log_det_sign * scale * sum(S_Q1)
+
+
+LOG_P_Q1 = _tiny_nice_log_p()
 
 q1 = register(
     Exercise(
@@ -34,27 +52,43 @@ q1 = register(
             "(log p(z) = -z - 2 log(1 + exp(-z)) per coordinate). Compute log p(x) at x = (1, -1) "
             "with the notes' formula Σ_i [log p(f⁻¹(x)_i) − log|S_ii|] (a number, in nats)."
         ),
-        checker=close_to(_tiny_nice_log_p(), rtol=1e-4),
+        checker=numeric(
+            LOG_P_Q1,
+            [
+                (
+                    _tiny_nice_log_p(log_det_sign=0.0),
+                    "the scaling's term −Σ log|S_ii| = log 2 + log 4 is missing",
+                ),
+                (
+                    _tiny_nice_log_p(log_det_sign=-1.0),
+                    "wrong sign of the scaling term: −log|S_ii| = +s_i, so it adds log 2 + log 4",
+                ),
+                (_tiny_nice_log_p(coupling=False), "you skipped the coupling: h2 = x2 + x1**2 = 0"),
+                (
+                    _tiny_nice_log_p(scale=-1.0),
+                    "z = exp(s) · h multiplies by (2, 4); you multiplied by the notes' S = (1/2, 1/4)",
+                ),
+                (_tiny_nice_log_p(prior="gaussian"), "that uses a Gaussian prior; this one is logistic"),
+            ],
+        ),
         hint_text=(
             "First push x through the layers: h = (1, 1 + (-1)) ... then z = exp(s) * h. "
             "Then add the prior's log-density of each z_i and subtract log S_ii = -s_i."
         ),
         solution_text=(
             "h = (1, -1 + 1**2) = (1, 0);  z = (2·1, 4·0) = (2, 0)\n"
-            "log p(z_1) = -2 - 2 log(1 + e^-2) ≈ -2.2539;  log p(z_2) = -2 log 2 ≈ -1.3863\n"
-            "-log|S_11| - log|S_22| = log 2 + log 4 ≈ 2.0794\n"
-            f"log p(x) ≈ {_tiny_nice_log_p():.4f} nats"
+            f"log p(z_1) = -2 - 2 log(1 + e^-2) ≈ {_logistic(2.0):.4f};  "
+            f"log p(z_2) = -2 log 2 ≈ {_logistic(0.0):.4f}\n"
+            f"-log|S_11| - log|S_22| = log 2 + log 4 ≈ {sum(S_Q1):.4f}\n"
+            f"log p(x) ≈ {LOG_P_Q1:.4f} nats"
         ),
-        reference=_tiny_nice_log_p,
-        wrong=[
-            _tiny_nice_log_p() - math.log(8.0),  # forgot the scaling term
-            _tiny_nice_log_p() - 2 * math.log(8.0),  # subtracted it: wrong sign
-            _logistic(2.0) + _logistic(-4.0) + math.log(8.0),  # skipped the coupling
-            -0.5 * 4.0 - math.log(2 * math.pi) + math.log(8.0),  # a Gaussian prior instead
-        ],
+        reference=lambda: LOG_P_Q1,
     )
 )
 
+#: q2: data standard deviation; the best s makes exp(s)·σ = 1, the prior's spread
+SIGMA_Q2 = 0.2
+BEST_S_Q2 = -math.log(SIGMA_Q2)
 
 q2 = register(
     Exercise(
@@ -64,16 +98,27 @@ q2 = register(
             "1-D data with mean 0 and standard deviation 0.2. Which log-scale s (our convention) "
             "maximises the mean log-likelihood? (a number; the notes' S = exp(-s))"
         ),
-        checker=close_to(math.log(5.0), rtol=1e-3),
+        checker=numeric(
+            BEST_S_Q2,
+            [
+                (-BEST_S_Q2, "that is log S, the notes' convention; our s = -log S"),
+                (SIGMA_Q2, "that is the notes' S = exp(-s); the question asks for s"),
+                (1 / SIGMA_Q2, "that is exp(s); the question asks for s itself"),
+                (
+                    -math.log(SIGMA_Q2 * math.sqrt(3.0) / math.pi),
+                    "that matches a logistic prior's spread (π/√3); this prior is a standard Gaussian",
+                ),
+            ],
+        ),
         hint_text=(
             "Mean log-likelihood: -exp(2s)·0.2²/2 + s + const. Set its derivative with respect to s to zero."
         ),
         solution_text=(
-            "d/ds [-exp(2s)σ²/2 + s] = -exp(2s)σ² + 1 = 0  =>  s = -log σ = log 5 ≈ 1.609.\n"
-            "Then S = exp(-s) = σ = 0.2: the latent is stretched until the data has the prior's spread."
+            f"d/ds [-exp(2s)σ²/2 + s] = -exp(2s)σ² + 1 = 0  =>  s = -log σ = log 5 ≈ {BEST_S_Q2:.3f}.\n"
+            f"Then S = exp(-s) = σ = {SIGMA_Q2:g}: the latent is stretched until the data has the "
+            "prior's spread."
         ),
-        reference=lambda: math.log(5.0),
-        wrong=[-math.log(5.0), 0.2, 5.0, math.log(5.0 * math.pi / math.sqrt(3.0))],
+        reference=lambda: BEST_S_Q2,
     )
 )
 

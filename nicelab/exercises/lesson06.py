@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from nicelab.exercises import Exercise, close_to, register
+from nicelab.exercises import Exercise, numeric, register
 
 D = 784
 PAPER_NATS = 1980.50
@@ -18,6 +18,10 @@ def _bits_per_dim(nats: float, dim: int = D) -> float:
     return (dim * math.log(256.0) - nats) / (dim * math.log(2.0))
 
 
+PAPER_BITS = _bits_per_dim(PAPER_NATS)
+#: D·ln 256 and D·ln 2 in nats: the two constants of the bits/dim formula
+_D_LN256, _D_LN2 = D * math.log(256.0), D * math.log(2.0)
+
 q1 = register(
     Exercise(
         key="lesson06.bits_per_dim",
@@ -25,25 +29,36 @@ q1 = register(
             "NICE reports a test log-likelihood of 1980.50 nats per MNIST image, measured on data in [0, 1]. "
             "Convert it to bits per dimension of the discrete 8-bit image (D = 784)."
         ),
-        checker=close_to(_bits_per_dim(PAPER_NATS), rtol=1e-3),
+        checker=numeric(
+            PAPER_BITS,
+            [
+                (-PAPER_NATS / _D_LN2, "the D·ln 256 nats of the 1/256 rescaling are missing"),
+                (PAPER_NATS / _D_LN2, "the D·ln 256 of the 1/256 rescaling is missing, and bits/dim is -LL"),
+                (-PAPER_BITS, "wrong sign: bits/dim is a cost, (D·ln 256 - LL) / (D·ln 2) > 0"),
+                (PAPER_BITS * math.log(2.0), "that is nats per dimension: divide by ln 2 for bits"),
+                (PAPER_BITS / math.log(2.0), "you divided by ln 2 twice"),
+                (PAPER_BITS * D, "that is bits per image: divide by D = 784"),
+                (
+                    (_D_LN256 + PAPER_NATS) / _D_LN2,
+                    "wrong sign of LL: a higher log-likelihood costs fewer bits",
+                ),
+            ],
+        ),
         hint_text=(
             "Two steps: undo the 1/256 rescaling of every pixel (it adds D·ln 256 nats of -log p), "
             "then turn nats into bits (divide by ln 2) and average over the D pixels. Mind the sign: "
             "bits/dim is a cost, so lower is better."
         ),
         solution_text=(
-            "bits/dim = (D·ln 256 - LL) / (D·ln 2) = (784·5.5452 - 1980.50) / (784·0.6931) ≈ 4.36\n"
+            f"bits/dim = (D·ln 256 - LL) / (D·ln 2) = ({_D_LN256:.1f} - {PAPER_NATS:.2f}) / {_D_LN2:.1f} "
+            f"≈ {PAPER_BITS:.3f}\n"
             "In code: (784 * math.log(256) - 1980.50) / (784 * math.log(2))"
         ),
-        reference=lambda: _bits_per_dim(PAPER_NATS),
-        # forgot the 256 rescaling; forgot the sign; stayed in nats per dim
-        wrong=[
-            PAPER_NATS / (D * math.log(2.0)),
-            -_bits_per_dim(PAPER_NATS),
-            _bits_per_dim(PAPER_NATS) * math.log(2),
-        ],
+        reference=lambda: PAPER_BITS,
     )
 )
+
+UNIFORM_BITS = _bits_per_dim(0.0)
 
 q2 = register(
     Exercise(
@@ -52,14 +67,23 @@ q2 = register(
             "A 'model' that spreads its density uniformly over [0, 1]^784 gives log p(x) = 0 nats to every "
             "dequantized image. How many bits per dimension is that?"
         ),
-        checker=close_to(8.0, rtol=1e-6),
+        checker=numeric(
+            UNIFORM_BITS,
+            [
+                (0.0, "log p = 0 on [0, 1] is not free: undoing the 1/256 rescaling costs D·ln 256 nats"),
+                (math.log(256.0), "that is nats per dimension, ln 256: divide by ln 2 for bits"),
+                (UNIFORM_BITS * D, "that is bits per image: divide by D = 784"),
+                (-UNIFORM_BITS, "wrong sign: bits/dim is a cost, (D·ln 256 - LL) / (D·ln 2)"),
+            ],
+        ),
         hint_text="Put LL = 0 into the bits/dim formula. What does a byte per pixel cost without any model?",
         solution_text=(
-            "(784·ln 256 - 0) / (784·ln 2) = log2(256) = 8 bits/dim: exactly the cost of storing each pixel "
-            "as a raw byte. Every useful MNIST model must beat 8; NICE's 1980.50 nats is about 4.36."
+            f"(784·ln 256 - 0) / (784·ln 2) = log2(256) = {UNIFORM_BITS:g} bits/dim: exactly the cost of "
+            "storing each pixel as a raw byte. Every useful MNIST model must beat it; NICE's 1980.50 nats "
+            f"is about {PAPER_BITS:.2f}."
         ),
-        reference=lambda: 8.0,
-        wrong=[0.0, 1.0, 784.0, math.log(256.0)],
+        reference=lambda: UNIFORM_BITS,
+        wrong=[1.0, 784.0],
     )
 )
 
@@ -125,6 +149,9 @@ def _gap_bits_per_dim(train_nats: float, test_nats: float, dim: int = D) -> floa
     return (train_nats - test_nats) / (dim * math.log(2.0))
 
 
+GAP_BITS = _gap_bits_per_dim(OVERFIT_TRAIN_NATS, OVERFIT_TEST_NATS)
+_GAP_NATS = OVERFIT_TRAIN_NATS - OVERFIT_TEST_NATS
+
 q4 = register(
     Exercise(
         key="lesson06.gap_bits",
@@ -133,27 +160,41 @@ q4 = register(
             "image but 1786.7 nats per TEST image. How large is that generalisation gap in bits/dim "
             "(test bits/dim minus training bits/dim, D = 784)?"
         ),
-        checker=close_to(_gap_bits_per_dim(OVERFIT_TRAIN_NATS, OVERFIT_TEST_NATS), rtol=1e-3),
+        checker=numeric(
+            GAP_BITS,
+            [
+                (_GAP_NATS, "that is the gap in nats per image: divide by D·ln 2"),
+                (-GAP_BITS, "wrong sign: the test bits/dim is the larger one (unseen digits cost more)"),
+                (_GAP_NATS / D, "that is nats per dimension: divide by ln 2 for bits"),
+                (_GAP_NATS / math.log(2.0), "that is bits per image: divide by D = 784"),
+                (
+                    _bits_per_dim(OVERFIT_TEST_NATS),
+                    "that is the test bits/dim alone; subtract the training one",
+                ),
+                (
+                    _bits_per_dim(OVERFIT_TRAIN_NATS),
+                    "that is the training bits/dim alone; the gap is a difference",
+                ),
+            ],
+        ),
         hint_text=(
             "Write bits/dim = (D·ln 256 - LL) / (D·ln 2) for both sets and subtract: the D·ln 256 term is "
             "the same for both and cancels. Test bits/dim is the larger one (a worse model of unseen digits)."
         ),
         solution_text=(
-            "(2211.0 - 1786.7) / (784 · ln 2) ≈ 0.78 bits/dim: the model spends 0.78 more bits per pixel on "
-            "a digit it has not seen. The 60-minute run with weight decay: (2178.4 - 2138.9) / 543.4 ≈ 0.07."
+            f"({OVERFIT_TRAIN_NATS:.1f} - {OVERFIT_TEST_NATS:.1f}) / (784 · ln 2) ≈ {GAP_BITS:.2f} bits/dim: "
+            f"the model spends {GAP_BITS:.2f} more bits per pixel on a digit it has not seen. With weight "
+            "decay the recipe's gap is far smaller (README, 'MNIST')."
         ),
-        reference=lambda: _gap_bits_per_dim(OVERFIT_TRAIN_NATS, OVERFIT_TEST_NATS),
-        # the gap in nats; the wrong sign; nats per dimension (forgot ln 2)
-        wrong=[
-            OVERFIT_TRAIN_NATS - OVERFIT_TEST_NATS,
-            -_gap_bits_per_dim(OVERFIT_TRAIN_NATS, OVERFIT_TEST_NATS),
-            (OVERFIT_TRAIN_NATS - OVERFIT_TEST_NATS) / D,
-        ],
+        reference=lambda: GAP_BITS,
     )
 )
 
 #: entropy of the standard logistic distribution, in nats (exactly 2)
 LOGISTIC_ENTROPY = 2.0
+#: log-density of the standard logistic at 0, per coordinate: log(1/4)
+LOGISTIC_LOG_PEAK = math.log(0.25)
+PEAK_OVER_TYPICAL = D * (LOGISTIC_LOG_PEAK + LOGISTIC_ENTROPY)
 
 q5 = register(
     Exercise(
@@ -163,19 +204,38 @@ q5 = register(
             "1/4 per coordinate and its entropy is exactly 2 nats per coordinate. By how many nats does "
             "log p_Z(0), the prior's peak, exceed E[log p_Z(Z)], the log-density of a typical latent?"
         ),
-        checker=close_to(D * (LOGISTIC_ENTROPY - math.log(4.0)), rtol=1e-3),
+        checker=numeric(
+            PEAK_OVER_TYPICAL,
+            [
+                (
+                    LOGISTIC_LOG_PEAK + LOGISTIC_ENTROPY,
+                    "that is per coordinate: sum over the 784 coordinates",
+                ),
+                (
+                    D * (LOGISTIC_ENTROPY - LOGISTIC_LOG_PEAK),
+                    f"log p_Z(0) = log(1/4) is negative: the peak is {LOGISTIC_LOG_PEAK:.3f} per coordinate",
+                ),
+                (-PEAK_OVER_TYPICAL, "wrong sign: the peak is the higher of the two"),
+                (
+                    -D * LOGISTIC_LOG_PEAK,
+                    "that is -log p_Z(0) alone; the typical latent's -2 nats matter too",
+                ),
+                (
+                    D * LOGISTIC_ENTROPY,
+                    "that is D·H, the entropy alone; add log p_Z(0) = 784·log(1/4)",
+                ),
+                (PEAK_OVER_TYPICAL / math.log(2.0), "that is in bits; the question asks for nats"),
+            ],
+        ),
         hint_text="E[log p_Z(Z)] = -H = -2 nats per coordinate; log p_Z(0) = log(1/4) per coordinate. "
         "Both sum over the 784 coordinates.",
-        solution_text="784 · (2 - log 4) = 784 · 0.614 ≈ 481.3 nats. The flow adds the same Σ s to both, "
-        "so the model's single most probable image out-scores a typical sample by the same amount: in "
-        "high dimensions the mode is nothing like a typical draw.",
-        reference=lambda: D * (LOGISTIC_ENTROPY - math.log(4.0)),
-        wrong=[
-            LOGISTIC_ENTROPY - math.log(4.0),
-            D * (LOGISTIC_ENTROPY + math.log(4.0)),
-            -D * (LOGISTIC_ENTROPY - math.log(4.0)),
-            D * math.log(4.0),
-        ],
+        solution_text=(
+            f"784 · (log(1/4) + 2) = 784 · {LOGISTIC_LOG_PEAK + LOGISTIC_ENTROPY:.4f} "
+            f"≈ {PEAK_OVER_TYPICAL:.1f} nats. The flow adds the same Σ s to both, so the model's single "
+            "most probable image out-scores a typical sample by the same amount: in high dimensions the "
+            "mode is nothing like a typical draw."
+        ),
+        reference=lambda: PEAK_OVER_TYPICAL,
     )
 )
 

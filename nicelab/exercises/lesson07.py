@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from nicelab.baselines import mode_coverage
-from nicelab.exercises import Exercise, close_to, register
+from nicelab.exercises import Exercise, numeric, register, sig_tolerance
 
 #: log importance weights of one data point under a VAE (K = 6). They are so negative that
 #: exp() underflows to 0 in float64, so the estimate must be computed in log space.
@@ -19,6 +19,8 @@ def _logmeanexp(log_w: torch.Tensor) -> float:
     return float(torch.logsumexp(log_w, dim=0) - math.log(log_w.numel()))
 
 
+LOG_P_HAT = _logmeanexp(LOG_W)
+
 q1 = register(
     Exercise(
         key="lesson07.logmeanexp",
@@ -26,18 +28,37 @@ q1 = register(
             "LOG_W holds K = 6 log importance weights log p(x|z_k) + log p(z_k) - log q(z_k|x) for one x. "
             "Compute the importance-sampled estimate log p̂(x) = log( (1/K) Σ_k exp(LOG_W[k]) ) as a number."
         ),
-        checker=close_to(_logmeanexp(LOG_W), rtol=0, atol=1e-6),
+        # Three significant figures of -800.48 is -800: the tolerance is 0.5 nats. A relative "close" band
+        # (1 % = 8 nats) would call a slip of several nats close, so the band is the tolerance itself, and
+        # every listed mistake lies more than 0.5 nats away.
+        checker=numeric(
+            LOG_P_HAT,
+            [
+                (
+                    float(LOG_W.mean()),
+                    "that is the mean of the log-weights (the ELBO-style average); "
+                    "the estimate is the log of the mean of the weights",
+                ),
+                (float(torch.logsumexp(LOG_W, 0)), "the 1/K is missing: subtract log 6"),
+                (float(LOG_W.max()), "that is the largest weight alone; the other five add to the mean"),
+                (LOG_P_HAT - float(LOG_W.max()), "you subtracted the largest weight but did not add it back"),
+                (
+                    -math.inf,
+                    "exp(-800) underflows to 0; subtract the largest weight first, or use torch.logsumexp",
+                ),
+            ],
+            close=sig_tolerance(LOG_P_HAT),
+        ),
         hint_text=(
             "exp(-800) is 0 in floating point, so torch.log(torch.exp(LOG_W).mean()) gives -inf. "
             "Subtract the largest weight first (or use torch.logsumexp), then remember the 1/K."
         ),
         solution_text=(
-            "torch.logsumexp(LOG_W, dim=0) - math.log(len(LOG_W))   # ≈ -800.48\n"
-            "It is above LOG_W.mean() (≈ -801.55, the ELBO-style average): log of a mean >= mean of logs."
+            f"torch.logsumexp(LOG_W, dim=0) - math.log(len(LOG_W))   # ≈ {LOG_P_HAT:.2f}\n"
+            f"It is above LOG_W.mean() (≈ {float(LOG_W.mean()):.2f}, the ELBO-style average): "
+            "log of a mean >= mean of logs."
         ),
-        reference=lambda: _logmeanexp(LOG_W),
-        # the ELBO-style mean; forgot the 1/K; the max alone; the underflowed naive formula
-        wrong=[float(LOG_W.mean()), float(torch.logsumexp(LOG_W, 0)), float(LOG_W.max()), -math.inf],
+        reference=lambda: LOG_P_HAT,
     )
 )
 
@@ -99,14 +120,28 @@ def _reference_modes() -> int:
     return mode_coverage(torch.cat([*parts, off]), CENTRES, STD).n_covered
 
 
+_FAIR_SHARE = 4000 / len(COUNTS)
+_THRESHOLD = 0.25 * _FAIR_SHARE
+
+#: typical miscounts: what each gives, and what to tell the learner
+_MODE_MISTAKES = {
+    sum(c > 0 for c in COUNTS): "a mode with a handful of samples is not covered: compare each count with "
+    "0.25 · 4000 / 8",
+    covered_from_counts(COUNTS, min_share=1.0): "that compares each count with the whole fair share "
+    "4000 / 8; the rule asks for a quarter of it",
+    covered_from_counts(COUNTS, min_share=8 * 0.25): "that compares each count with a quarter of all 4000 "
+    "samples; the rule uses a quarter of the fair share 4000 / 8",
+}
+
+
 def _check_modes(answer: Any) -> str | None:
     if isinstance(answer, bool) or not isinstance(answer, (int, float)) or answer != int(answer):
         return "answer with a whole number of modes"
-    if int(answer) == sum(c > 0 for c in COUNTS):
-        return "a mode with a handful of samples is not covered: compare each count with 0.25 · 4000 / 8"
-    if int(answer) != _reference_modes():
-        return f"{int(answer)} is not right; a mode needs at least 0.25 · 4000 / 8 = 125 samples"
-    return None
+    if int(answer) == _reference_modes():
+        return None
+    if int(answer) in _MODE_MISTAKES:
+        return f"{int(answer)} is not right: {_MODE_MISTAKES[int(answer)]}"
+    return f"{int(answer)} is not right; a mode needs at least 0.25 · 4000 / 8 = 125 samples"
 
 
 q3 = register(
@@ -120,10 +155,13 @@ q3 = register(
         checker=_check_modes,
         hint_text="The fair share is 4000 / 8 = 500 samples per mode; a quarter of it is the threshold.",
         solution_text=(
-            "Threshold 0.25 · 500 = 125: the counts 1210, 890, 1102, 233 and 401 pass, 0, 7 and 36 do not, "
-            "so 5 modes are covered.\nIn code: sum(c >= 125 for c in COUNTS)"
+            f"Threshold 0.25 · {_FAIR_SHARE:g} = {_THRESHOLD:g}: the counts "
+            f"{', '.join(str(c) for c in COUNTS if c >= _THRESHOLD)} pass, "
+            f"{', '.join(str(c) for c in COUNTS if c < _THRESHOLD)} do not, "
+            f"so {covered_from_counts(COUNTS)} modes are covered.\n"
+            f"In code: sum(c >= {_THRESHOLD:g} for c in COUNTS)"
         ),
         reference=lambda: covered_from_counts(COUNTS),
-        wrong=[7, 8, 4, 6, 2.5],
+        wrong=[*_MODE_MISTAKES, 8, 4, 6, 2.5],
     )
 )
