@@ -188,21 +188,22 @@ def _open_payload(source: Path) -> Any:
     if source.is_dir():
         raise ValueError(f"{source} is a directory, not a checkpoint file")
     try:
-        with source.open("rb") as fh:
-            if os.fstat(fh.fileno()).st_size == 0:
-                raise _not_ours(source, "the file is empty")
-            try:
-                with warnings.catch_warnings():  # e.g. "pickle protocol 4" for random bytes: we raise instead
-                    warnings.simplefilter("ignore")
-                    return torch.load(fh, map_location="cpu", weights_only=True)
-            except OSError:
-                raise
-            except Exception as err:  # noqa: BLE001 - any parse failure of a foreign file means "not ours"
-                # torch's own text (miniz internals, weights_only advice) would mislead; the type is kept
-                why = f"corrupt, truncated or another kind of file: torch.load raised {type(err).__name__}"
-                raise _not_ours(source, why) from err
+        fh = source.open("rb")
     except OSError as err:
         raise ValueError(f"cannot read checkpoint {source} ({_reason(err)})") from err
+    with fh:
+        if os.fstat(fh.fileno()).st_size == 0:
+            raise _not_ours(source, "the file is empty")
+        try:
+            with warnings.catch_warnings():  # e.g. "pickle protocol 4" for random bytes: we raise instead
+                warnings.simplefilter("ignore")
+                return torch.load(fh, map_location="cpu", weights_only=True)
+        except Exception as err:  # noqa: BLE001 - any parse failure of a foreign file means "not ours"
+            # torch's own text (miniz internals, weights_only advice) would mislead; the type is kept.
+            # Even an OSError here is a parse failure (e.g. a seek to a garbage offset): the file opened.
+            raised = type(err).__name__ + (f" ({err.strerror})" if isinstance(err, OSError) else "")
+            why = f"corrupt, truncated or another kind of file: torch.load raised {raised}"
+            raise _not_ours(source, why) from err
 
 
 def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:

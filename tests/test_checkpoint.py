@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import errno
+import math
+import os
+import random
+import tempfile
+import zipfile
+from pathlib import Path
+
 import pytest
 import torch
 
 from nicelab import NICE, load_checkpoint, save_checkpoint
-from nicelab.checkpoint import read_checkpoint
+from nicelab.checkpoint import check_writable, read_checkpoint, remove_stale_temporaries
 
 
 def test_round_trip_keeps_log_prob_and_extra_fields(tmp_path):
@@ -64,3 +72,150 @@ def test_truncated_save_keeps_previous_checkpoint(tmp_path, monkeypatch):
         save_checkpoint(path, model)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["m.pt"]
+
+
+def _edited(tmp_path, edit):
+    """A valid checkpoint, ``edit``-ed in its loaded form and saved again."""
+    good = save_checkpoint(tmp_path / "good.pt", NICE(6, n_couplings=2, hidden=8, depth=1), step=1)
+    payload = torch.load(good, weights_only=True)
+    edit(payload)
+    torch.save(payload, tmp_path / "edited.pt")
+    return tmp_path / "edited.pt"
+
+
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (lambda q: q["state_dict"].pop("scaling.log_scale"), r"do not fit .*missing \['scaling.log_scale'\]"),
+        (lambda q: q["state_dict"].update(extra=torch.zeros(2)), r"do not fit .*unexpected \['extra'\]"),
+        (lambda q: q["config"].update(hidden=10**9), r"do not fit .*wrong shape"),  # never allocated
+        (lambda q: q["config"].update(dim="six"), "config .* does not describe a NICE"),
+        (lambda q: q.pop("state_dict"), "not a nicelab checkpoint .*state_dict"),
+        (lambda q: q.pop("config"), "not a nicelab checkpoint .*config"),
+        (lambda q: q.pop("format"), "not a nicelab checkpoint .*format"),
+        (lambda q: q.update(format="nicelab-checkpoint-v2"), "'nicelab-checkpoint-v2'.*another nicelab"),
+        (lambda q: q["state_dict"]["scaling.log_scale"].fill_(math.nan), "log_scale contains NaN"),
+        (lambda q: q["state_dict"].update({"shift.shift": torch.zeros(6, dtype=torch.long)}), "dtype"),
+    ],
+)
+def test_refuses_wrong_contents_with_one_clear_error(tmp_path, edit, match):
+    with pytest.raises(ValueError, match=match):
+        load_checkpoint(_edited(tmp_path, edit))
+
+
+def test_refuses_other_files_with_one_clear_error(tmp_path):
+    with zipfile.ZipFile(tmp_path / "other.zip", "w") as archive:
+        archive.writestr("hello.txt", "a zip, but not torch's")
+    torch.save(torch.zeros(3), tmp_path / "tensor.pt")
+    (tmp_path / "folder.pt").mkdir()
+    for path, match in [
+        (tmp_path / "other.zip", "not a nicelab checkpoint .*corrupt, truncated or another kind of file"),
+        (tmp_path / "tensor.pt", "not a nicelab checkpoint .*holds a Tensor"),
+        (tmp_path / "folder.pt", "is a directory"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            load_checkpoint(path)
+
+
+def test_random_bytes_and_every_truncation_give_a_value_error(tmp_path):
+    data = save_checkpoint(tmp_path / "good.pt", NICE(4, n_couplings=2, hidden=4, depth=1)).read_bytes()
+    rng = random.Random(0)
+    contents = [rng.randbytes(rng.randint(1, 3000)) for _ in range(40)]
+    contents += [data[:k] for k in range(0, len(data), 7)]  # truncated at (almost) every point
+    bad = tmp_path / "bad.pt"
+    for content in contents:
+        bad.write_bytes(content)
+        with pytest.raises(ValueError, match="not a nicelab checkpoint"):
+            load_checkpoint(bad)
+
+
+def test_unreadable_file_says_so(tmp_path, monkeypatch):
+    path = save_checkpoint(tmp_path / "m.pt", NICE(4, n_couplings=2, hidden=4, depth=1))
+    real_open = Path.open
+
+    def denied(self, *args, **kwargs):
+        if self == path:
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", denied)  # root ignores chmod, so deny the read directly
+    with pytest.raises(ValueError, match=r"cannot read checkpoint .*\(Permission denied\)"):
+        load_checkpoint(path)
+
+
+@pytest.mark.parametrize(
+    "failure, match",
+    [
+        (OSError(errno.ENOSPC, "No space left on device"), "No space left on device"),
+        (PermissionError(errno.EACCES, "Permission denied"), "Permission denied"),
+    ],
+)
+def test_failed_save_says_so_and_keeps_the_previous_checkpoint(tmp_path, monkeypatch, failure, match):
+    path = tmp_path / "m.pt"
+    model = NICE(4, n_couplings=2, hidden=8, depth=1)
+    save_checkpoint(path, model, step=1)
+    before = path.read_bytes()
+    real_fdopen = os.fdopen
+
+    class FailingFile:  # the real temporary file, whose writes fail after the first 100 bytes
+        def __init__(self, fh):
+            self.fh, self.written = fh, 0
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.fh.close()
+
+        def write(self, data):
+            self.written += len(data)
+            if self.written > 100:
+                raise failure
+            return self.fh.write(data)
+
+        def __getattr__(self, name):
+            return getattr(self.fh, name)
+
+    monkeypatch.setattr(os, "fdopen", lambda fd, mode: FailingFile(real_fdopen(fd, mode)))
+    with pytest.raises(OSError, match=f"could not save checkpoint .*{match}.*previous checkpoint"):
+        save_checkpoint(path, model, step=2)
+    monkeypatch.undo()
+    assert path.read_bytes() == before and read_checkpoint(path)["step"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["m.pt"]  # the temporary file is gone
+
+
+def test_save_into_a_file_or_unwritable_folder_says_so(tmp_path, monkeypatch):
+    (tmp_path / "file").write_text("x")
+    model = NICE(4, n_couplings=2, hidden=4, depth=1)
+    with pytest.raises(OSError, match="could not save checkpoint"):
+        save_checkpoint(tmp_path / "file" / "m.pt", model)
+    with pytest.raises(ValueError, match="is a file, not a folder"):
+        check_writable(tmp_path / "file" / "sub" / "m.pt")
+    with pytest.raises(ValueError, match="is a directory"):
+        check_writable(tmp_path)
+
+    def denied(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", denied)
+    with pytest.raises(ValueError, match=r"cannot write checkpoint .*\(Permission denied\)"):
+        check_writable(tmp_path / "m.pt")
+    with pytest.raises(OSError, match=r"could not save checkpoint .*\(Permission denied\)"):
+        save_checkpoint(tmp_path / "m.pt", model)
+
+
+def test_extra_fields_must_load_back_with_weights_only(tmp_path):
+    model = NICE(4, n_couplings=2, hidden=4, depth=1)
+    with pytest.raises(ValueError, match=r"history\['f'\] is a builtin_function"):
+        save_checkpoint(tmp_path / "m.pt", model, history={"f": print})
+    with pytest.raises(ValueError, match="reserved"):
+        save_checkpoint(tmp_path / "m.pt", model, config={})
+    assert not (tmp_path / "m.pt").exists()
+
+
+def test_stale_temporaries_are_removed(tmp_path):
+    path = save_checkpoint(tmp_path / "m.pt", NICE(4, n_couplings=2, hidden=4, depth=1))
+    (tmp_path / ".m.pt.abc123.tmp").write_bytes(b"half a save")
+    (tmp_path / ".other.pt.abc123.tmp").write_bytes(b"another target's")
+    assert remove_stale_temporaries(path) == [tmp_path / ".m.pt.abc123.tmp"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.pt.abc123.tmp", "m.pt"]
