@@ -62,3 +62,13 @@ def test_runs_as_a_module():
     )
     assert done.returncode == 0, done.stderr
     assert f"[{FIRST}]" in done.stdout and "solution:" in done.stdout
+
+
+def test_full_answer_key_prints_every_solution_with_its_computed_numbers(capsys):
+    assert main(["--solutions", "--markdown"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("### `") == len(REGISTRY)
+    for key, ex in REGISTRY.items():
+        assert ex.solution_text in out, f"the answer key lacks the solution of {key}"
+    # solutions are built from the reference: the lesson 06 peak-vs-typical gap is 784 · (2 - log 4)
+    assert f"{REGISTRY['lesson06.peak_vs_typical'].reference():.1f} nats" in out
