@@ -5,19 +5,21 @@ The rule, shared by every numeric exercise:
 * **right** when ``|answer - expected| <= tolerance``, where ``tolerance`` is half a unit in the third
   significant figure of ``expected``, ``0.5 · 10^(floor(log10|expected|) - 2)`` (widened by an explicit
   ``atol`` where an exercise needs it). So the correctly rounded value at three significant figures
-  passes (481.3 → 481, 0.27603 → 0.276), and so does every rounding with more digits. For
+  passes (481.145 → 481, 0.27603 → 0.276), and so does every rounding with more digits. For
   ``|expected| >= 100`` three significant figures are coarser than one decimal, so the value rounded to
-  one decimal (481.3, 2138.9) passes too: a learner is never asked for fewer than one decimal, nor for
+  one decimal (481.1, 2138.9) passes too: a learner is never asked for fewer than one decimal, nor for
   more than three significant figures. (For ``|expected| < 10`` one decimal is fewer than three
-  significant figures and is not enough: 4.4 for 4.36 is 1 % off.)
+  significant figures and is not enough: 4.4 for 4.356 is 1 % off, and hears "close".)
 * **a typical mistake** when the answer is near one of the exercise's :class:`Diagnosis` values (within
   that value's own three-significant-figure tolerance, or the checker's relative close band, 1 % by
   default): the learner gets that mistake's diagnosis ("a factor ln 2: nats, not bits"), whichever of
   the listed mistakes is nearest.
 * **close** when the answer lies within the close band (``1 %`` of ``|expected|`` unless the exercise
   sets ``close``), or equals ``expected`` rounded to two significant figures: "give more digits".
-* otherwise **wrong**: the tolerance is at most 0.5 % of ``|expected|``, so an answer 10 % off never
-  passes, and it is told it is not right without a hint at the value.
+* otherwise **wrong**: the tolerance is at most 0.5 % of ``|expected|`` (unless ``atol`` widens it), so an
+  answer 10 % off never passes; it is told it is not right, without a hint at the value. Between 1 % and
+  10 % nothing is "close": a copy to three figures is never more than 0.5 % off, so a larger miss is a
+  slip in the working, not in the copying (two significant figures excepted, see above).
 """
 
 from __future__ import annotations
