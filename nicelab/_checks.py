@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -19,9 +21,51 @@ def check_batch(x: object, dim: int, name: str = "x", *, finite: bool = False) -
         raise ValueError(f"{name} is an empty batch: expected shape (batch, {dim}) with batch >= 1")
     if not x.is_floating_point():
         raise ValueError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
-    if finite and not bool(torch.isfinite(x).all()):
-        raise ValueError(f"{name} contains NaN or infinity; expected finite values")
+    if finite:
+        check_finite(x, name)
     return x
+
+
+def _non_finite_counts(x: Tensor) -> str:
+    """``"2 NaN, 1 +inf"``: what a tensor holds instead of finite values (the error path only)."""
+    counts = {"NaN": torch.isnan(x), "+inf": torch.isposinf(x), "-inf": torch.isneginf(x)}
+    return ", ".join(f"{int(mask.sum())} {kind}" for kind, mask in counts.items() if bool(mask.any()))
+
+
+def check_finite(x: Tensor, name: str = "x") -> Tensor:
+    """Check that every entry of the tensor ``x`` is finite (no NaN, no ±inf) and return it.
+
+    One reduction on the fast path; the counts of NaN and ±inf are computed only for the message.
+    """
+    if x.is_floating_point() or x.is_complex():
+        if not bool(torch.isfinite(x).all()):
+            raise ValueError(
+                f"{name} contains NaN or infinity ({_non_finite_counts(x)}); expected finite values"
+            )
+    return x
+
+
+def check_not_nan(x: Tensor, name: str = "x") -> Tensor:
+    """Check that the tensor ``x`` holds no NaN (±inf allowed, e.g. a log-density of -inf) and return it."""
+    if x.is_floating_point() and bool(torch.isnan(x).any()):
+        raise ValueError(f"{name} contains {int(torch.isnan(x).sum())} NaN; expected numbers (±inf allowed)")
+    return x
+
+
+def check_finite_number(value: object, name: str) -> float | Tensor:
+    """Check that ``value`` is a real number or a real tensor with only finite entries; return it.
+
+    Python ``bool`` is refused (``True`` is an int, but never a meaningful measurement).
+    """
+    if isinstance(value, Tensor):
+        if value.is_complex() or value.dtype == torch.bool:
+            raise ValueError(f"{name} must be a real number or tensor, got a {value.dtype} tensor")
+        return check_finite(value, name)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} must be a real number or tensor, got {type(value).__name__}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return value
 
 
 def check_positive_int(value: object, name: str, minimum: int = 1) -> int:

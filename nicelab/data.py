@@ -33,6 +33,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from nicelab._checks import check_finite, check_finite_number
+
 #: image side and data dimension
 SIDE = 28
 DIM = SIDE * SIDE
@@ -250,11 +252,11 @@ def bits_per_dim(log_likelihood_nats: float | Tensor, dim: int = DIM) -> float |
 
     ``bits/dim = (D ln 256 - LL) / (D ln 2)`` = ``8 - LL / (D ln 2)``: the ``D ln 256`` puts back the
     Jacobian of the ``k/256`` rescaling. Example: the NICE paper's 1980.50 nats is 4.36 bits/dim.
+    ``log_likelihood_nats`` must be finite (a NaN or ±inf LL is a diverged model, not a rate): ``ValueError``.
     """
     if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
         raise ValueError(f"dim must be a positive integer, got {dim!r}")
-    if not isinstance(log_likelihood_nats, (int, float, Tensor)) or isinstance(log_likelihood_nats, bool):
-        raise ValueError(f"log_likelihood_nats must be a number or tensor, got {type(log_likelihood_nats)}")
+    check_finite_number(log_likelihood_nats, "log_likelihood_nats")
     return (dim * math.log(256.0) - log_likelihood_nats) / (dim * math.log(2.0))
 
 
@@ -277,6 +279,7 @@ def evaluate(
         raise ValueError("model must have a log_prob(x) method")
     if isinstance(images, Tensor) and images.is_floating_point():
         x = images.reshape(images.shape[0], -1) if images.dim() > 1 else images
+        check_finite(x, "images")  # else a NaN pixel would be reported as a diverged model below
     else:
         x = dequantize(images, generator if generator is not None else torch.Generator().manual_seed(0))
     if x.dim() != 2 or x.shape[0] == 0:

@@ -98,27 +98,33 @@ class CouplingFlow(Transform):
         return h, total
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """``(z, log|det dz/dx|)``: the couplings' log-dets (0 if additive) plus ``Σ s``."""
-        check_batch(x, self.dim, "x")
+        """``(z, log|det dz/dx|)``: the couplings' log-dets (0 if additive) plus ``Σ s``.
+
+        ``x`` must be finite: a NaN or ±inf input raises ``ValueError`` (one reduction per call, here at
+        the flow's entry rather than in every layer).
+        """
+        check_batch(x, self.dim, "x", finite=True)
         h, coupling_log_det = self._run_couplings(self.shift(x)[0], inverse=False)
         z, scale_log_det = self.scaling(h)
         return z, coupling_log_det + scale_log_det
 
     def inverse(self, z: Tensor) -> tuple[Tensor, Tensor]:
-        """``(x, log|det dx/dz|)``, the layers undone in reverse order."""
-        check_batch(z, self.dim, "z")
+        """``(x, log|det dx/dz|)``, the layers undone in reverse order; ``z`` must be finite."""
+        check_batch(z, self.dim, "z", finite=True)
         h, scale_log_det = self.scaling.inverse(z)
         h, coupling_log_det = self._run_couplings(h, inverse=True)
         return self.shift.inverse(h)[0], coupling_log_det + scale_log_det
 
     def log_prob(self, x: Tensor) -> Tensor:
-        """Exact ``log p(x)`` in nats, shape ``(batch,)``."""
-        z, log_det = self(x)
-        return self.prior.log_prob(z) + log_det
+        """Exact ``log p(x)`` in nats, shape ``(batch,)``; ``x`` must be finite (``ValueError`` otherwise)."""
+        z, log_det = self(x)  # checks x
+        # The prior's unchecked density: a finite x whose z overflowed (a diverged model) must reach
+        # the loss as -inf/NaN, which the training loops report as divergence (FloatingPointError).
+        return self.prior._log_density(z).sum(dim=1) + log_det
 
     def coupling_log_det(self, x: Tensor) -> Tensor:
         """``Σ_k log|det ∂c_k|`` per sample, shape ``(batch,)``: 0 for additive, x-dependent for affine."""
-        check_batch(x, self.dim, "x")
+        check_batch(x, self.dim, "x", finite=True)
         return self._run_couplings(self.shift(x)[0], inverse=False)[1]
 
     @torch.no_grad()
@@ -128,7 +134,7 @@ class CouplingFlow(Transform):
 
     def intermediates(self, x: Tensor) -> list[Tensor]:
         """States after each layer, input first and latent last (see :meth:`layer_names`)."""
-        check_batch(x, self.dim, "x")
+        check_batch(x, self.dim, "x", finite=True)
         states = [x]
         for layer in self.layers:
             states.append(layer(states[-1])[0])
@@ -146,8 +152,9 @@ class CouplingFlow(Transform):
         check_batch(x, self.dim, "x", finite=True)
         if x.shape[0] < 2:
             raise ValueError("init_from_data needs at least 2 samples to estimate a spread")
-        if not (isinstance(floor, (int, float)) and floor > 0):
-            raise ValueError(f"floor must be a positive number, got {floor!r}")
+        finite = isinstance(floor, (int, float)) and not isinstance(floor, bool) and math.isfinite(floor)
+        if not (finite and floor > 0):
+            raise ValueError(f"floor must be a positive finite number, got {floor!r}")
         self.shift.shift.copy_(x.mean(dim=0))
         h = self._run_couplings(self.shift(x)[0], inverse=False)[0]
         std = h.std(dim=0).clamp_min(floor)

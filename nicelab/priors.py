@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from nicelab._checks import check_batch, check_positive_int
+from nicelab._checks import check_batch, check_not_nan, check_positive_int
 
 
 class Prior(nn.Module):
@@ -28,7 +28,8 @@ class Prior(nn.Module):
         self.register_buffer("_anchor", torch.zeros(()), persistent=False)
 
     def log_prob(self, z: Tensor) -> Tensor:
-        check_batch(z, self.dim, "z")
+        """``Σ_i log p(z_i)``, shape ``(batch,)``. NaN raises ``ValueError``; ±inf gives -inf, the limit."""
+        check_not_nan(check_batch(z, self.dim, "z"), "z")
         return self._log_density(z).sum(dim=1)
 
     def sample(self, n: int, temperature: float = 1.0, generator: torch.Generator | None = None) -> Tensor:

@@ -305,6 +305,7 @@ def train_mnist(
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     lr, scale_lr = _positive(lr, "lr"), _positive(scale_lr, "scale_lr")
+    _positive(floor, "floor")
     if bf16 not in (True, False, "auto"):
         raise ValueError(f"bf16 must be True, False or 'auto', got {bf16!r}")
     if eval_every is not None and (
