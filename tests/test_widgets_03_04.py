@@ -54,15 +54,11 @@ def test_family_m_validates_and_every_family_is_finite():
 )
 def test_coupling_controls_move_the_warp_and_the_density(coupling_view, name, value):
     view = coupling_view
-    lines_before = [line.get_ydata().copy() for line in view.dst_lines] + [
-        line.get_xdata().copy() for line in view.dst_lines
-    ]
+    lines_before = [segment.copy() for segment in view.dst_grid.get_segments()]
     density_before = np.asarray(view.dst_image.get_array()).copy()
     png, renders = view.image.value, view.renders
     view.controls[name].value = value
-    lines_after = [line.get_ydata() for line in view.dst_lines] + [
-        line.get_xdata() for line in view.dst_lines
-    ]
+    lines_after = view.dst_grid.get_segments()
     assert any(not np.allclose(a, b) for a, b in zip(lines_before, lines_after, strict=True))
     assert not np.allclose(np.asarray(view.dst_image.get_array()), density_before)
     assert view.renders == renders + 1 and view.image.value != png
@@ -93,9 +89,12 @@ def test_coupling_target_density_is_the_change_of_variables(coupling_view):
     expected = -0.5 * (z**2).sum(1) - math.log(2 * math.pi)
     torch.testing.assert_close(view.target_log_prob(x), expected)
     # the drawn warped grid is the inverse map applied to the straight grid
-    line = view.dst_lines[0]
+    line = view.dst_grid.get_segments()[0]
     pts = view.grid_lines[0]
-    np.testing.assert_allclose(line.get_ydata(), (pts[:, 1] - a * torch.sin(w * pts[:, 0])).numpy())
+    np.testing.assert_allclose(line[:, 1], (pts[:, 1] - a * torch.sin(w * pts[:, 0])).numpy())
+    np.testing.assert_allclose(line[:, 0], pts[:, 0].numpy())  # the kept coordinate stays put
+    # the straight source grid is drawn as one collection with one segment per grid line
+    assert len(view.src_grid.get_segments()) == len(view.grid_lines) == len(view.dst_grid.get_segments())
 
 
 def test_coupling_rejects_bad_arguments():

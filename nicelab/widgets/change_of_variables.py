@@ -27,7 +27,7 @@ from nicelab.densities import (
     pushforward_log_prob,
     trapezoid,
 )
-from nicelab.widgets._base import FigureView
+from nicelab.widgets._base import FigureView, nice_ceiling
 
 #: the map families offered, each as ``a -> Map1D`` (a shift ``b`` is added after)
 FAMILIES = {
@@ -101,6 +101,7 @@ class ChangeOfVariablesView(FigureView):
         self.map_band = ax_map.axhspan(0.0, 1.0, color="C2", alpha=0.3)
         ax_map.set(xlim=self.z_range, ylim=self.x_range, xlabel="z", ylabel="x = f(z)", title="the map")
         ax_map.grid(alpha=0.3)
+        ax_map.set_axisbelow(True)  # grid under the bands (the bands are redrawn on top of a cached grid)
 
         self.x_hist = ax_x.stairs(np.zeros(80), self.x_edges.numpy(), fill=True, alpha=0.3, label="samples")
         (self.correct_line,) = ax_x.plot([], [], color="C1", lw=2, label=r"$p_Z(f^{-1}(x))\,|df^{-1}/dx|$")
@@ -109,11 +110,9 @@ class ChangeOfVariablesView(FigureView):
         ax_x.set(xlim=self.x_range, xlabel="x", title="density of x = f(z)")
         ax_x.legend(loc="upper right", fontsize=8)
         self.text = ax_map.text(0.03, 0.97, "", transform=ax_map.transAxes, ha="left", va="top", fontsize=8)
-        super().__init__(figure, controls)
+        live = [self.map_line, self.map_band, self.x_band, self.x_hist, self.correct_line, self.wrong_line]
+        super().__init__(figure, controls, live=[*live, self.text])
         self.update()
-        # lay the panels out once, then freeze: re-solving the layout on every slider move is slow
-        figure.draw_without_rendering()
-        figure.set_layout_engine("none")
 
     def update(self) -> None:
         c = self.controls
@@ -135,8 +134,9 @@ class ChangeOfVariablesView(FigureView):
         wrong = naive_log_prob(self.xs, f).exp()
         self.correct_line.set_data(self.xs.numpy(), correct.numpy())
         self.wrong_line.set_data(self.xs.numpy(), wrong.numpy())
+        # 10 % headroom, rounded up to a round number: the axis stays put while a slider moves
         top = max(0.45, float(correct.max()), float(hist.max()))
-        self.axes[2].set_ylim(0, 1.1 * top)
+        self.axes[2].set_ylim(0, nice_ceiling(1.1 * top))
 
         self.mass_correct, self.mass_wrong = masses(f)
         cdf = torch.special.ndtr(torch.tensor(self.band, dtype=torch.float64))

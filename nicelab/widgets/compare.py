@@ -114,7 +114,8 @@ class LatentComparison(FigureView):
         )
         figure.tight_layout()
         self.numbers: dict[str, float] = {}
-        super().__init__(figure, controls)
+        live = [self.recon, self.flow_back, self.point, self.flow_z, self.posterior, self.ellipse, self.text]
+        super().__init__(figure, controls, live=live)
 
     @property
     def x(self) -> Tensor:
@@ -206,7 +207,7 @@ class LogDetMap(FigureView):
         self.title = ax.set_title("")
         figure.tight_layout()
         self.numbers: dict[str, float] = {}
-        super().__init__(figure, controls)
+        super().__init__(figure, controls, live=[self.heat, self.title])
 
     @torch.no_grad()
     def _cumulative_maps(self, model: nn.Module) -> list[np.ndarray]:

@@ -168,7 +168,15 @@ class FlowLayersView(FigureView):
             ),
             "dataset": widgets.Dropdown(options=list(models), value=next(iter(models)), description="data"),
         }
-        super().__init__(figure, controls)
+        live = [
+            self.scatter,
+            self.heatmap,
+            self.grid_lines,
+            self.ax_data.title,
+            self.ax_prior.title,
+            self.title,
+        ]
+        super().__init__(figure, controls, live=live)
         controls["dataset"].observe(self._on_dataset, names="value")
         self.update()
 

@@ -91,7 +91,8 @@ class LinearMapView(FigureView):
         for ax in (ax_exact, ax_samples):
             ax.set_xticks([])
             ax.set_yticks([])
-        super().__init__(figure, controls)
+        live = [self.warped_grid, self.square_patch, self.e1_line, self.e2_line, self.text]
+        super().__init__(figure, controls, live=[*live, self.exact_image, self.sample_image])
         self.update()
 
     def update(self) -> None:

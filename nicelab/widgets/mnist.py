@@ -96,7 +96,7 @@ class SampleGridView(FigureView):
         self.ax.set_axis_off()
         self.title = self.ax.set_title("")
         figure.tight_layout()
-        super().__init__(figure, {"temperature": temperature})
+        super().__init__(figure, {"temperature": temperature}, live=[self.artist, self.title])
         self.update()
 
     @torch.no_grad()
@@ -176,7 +176,15 @@ class InpaintingView(FigureView):
         axes[3].tick_params(labelsize=8)
         self.curve_ax = axes[3]
         figure.tight_layout()
-        super().__init__(figure, {"digit": digit, "mask": which, "step": step})
+        live = [
+            self.truth_artist,
+            self.seen_artist,
+            self.fill_artist,
+            self.fill_title,
+            self.curve,
+            self.marker,
+        ]
+        super().__init__(figure, {"digit": digit, "mask": which, "step": step}, live=live)
         self.update()
 
     def _row(self) -> int:
@@ -235,7 +243,7 @@ class TopKView(FigureView):
         ax_img.set_axis_off()
         self.title = ax_img.set_title("")
         figure.tight_layout()
-        super().__init__(figure, {"k": k})
+        super().__init__(figure, {"k": k}, live=[self.artist, self.kline, self.title])
         self.update()
 
     def update(self) -> None:
@@ -276,7 +284,7 @@ class InterpolationView(FigureView):
         axes[2].legend(fontsize=8)
         axes[2].tick_params(labelsize=8)
         figure.tight_layout()
-        super().__init__(figure, {"t": t})
+        super().__init__(figure, {"t": t}, live=[self.latent_artist, self.pixel_artist, self.tline])
         self.update()
 
     def update(self) -> None:

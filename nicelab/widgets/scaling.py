@@ -15,6 +15,7 @@ likelihood grows without bound.
 from __future__ import annotations
 
 import math
+from collections.abc import Hashable
 
 import ipywidgets as widgets
 import numpy as np
@@ -24,7 +25,7 @@ from torch import Tensor
 
 from nicelab._checks import check_batch
 from nicelab.plots import DENSITY_CMAP, grid_points
-from nicelab.priors import PRIORS, make_prior
+from nicelab.priors import PRIORS, Prior, make_prior
 from nicelab.scaling import Scaling
 from nicelab.widgets._base import FigureView, info_text
 
@@ -94,7 +95,11 @@ class ScalingExplorer(FigureView):
         self.text = info_text(ax_x, 0.02, 0.98, va="top")
         figure.tight_layout()
         self.numbers: dict[str, float] = {}
-        super().__init__(figure, controls)
+        # the curves l_i(s) and the prior's density do not depend on s: kept while only s moves
+        self._profile_cache: tuple[Hashable, Tensor] | None = None
+        self._latent_cache: tuple[str, np.ndarray] | None = None
+        images = [self.x_image, self.z_image, self.x_scatter, self.z_scatter]
+        super().__init__(figure, controls, live=[*images, *self.curves, *self.markers, self.text])
 
     @property
     def data(self) -> Tensor:
@@ -121,6 +126,20 @@ class ScalingExplorer(FigureView):
             rows.append(per_point.mean(dim=1) + self.s_axis)
         return torch.stack(rows)
 
+    def _cached_profiles(self) -> Tensor:
+        key = (self.controls["prior"].value, float(self.controls["spread"].value))
+        if self._profile_cache is None or self._profile_cache[0] != key:
+            self._profile_cache = (key, self.profiles())
+        return self._profile_cache[1]
+
+    @torch.no_grad()
+    def _cached_latent(self, prior: Prior) -> np.ndarray:
+        name = self.controls["prior"].value
+        if self._latent_cache is None or self._latent_cache[0] != name:
+            latent = prior.log_prob(self.z_points).exp().reshape(self.n, self.n).numpy()
+            self._latent_cache = (name, latent)
+        return self._latent_cache[1]
+
     def update(self) -> None:
         c = self.controls
         s = torch.tensor([c["s1"].value, c["s2"].value], dtype=torch.float64)
@@ -131,8 +150,8 @@ class ScalingExplorer(FigureView):
             prior = make_prior(c["prior"].value, 2).double()
             prior_term = float(prior.log_prob(z).mean())
             density = self.log_prob(self.x_points).exp().reshape(self.n, self.n).numpy()
-            latent = prior.log_prob(self.z_points).exp().reshape(self.n, self.n).numpy()
-            curves = self.profiles()
+            latent = self._cached_latent(prior)
+            curves = self._cached_profiles()
         self.x_image.set_data(density)
         self.x_image.set_clim(0.0, float(density.max()))
         self.z_image.set_data(latent)
