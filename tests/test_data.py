@@ -254,6 +254,19 @@ def test_bits_per_dim_matches_the_paper():
         bits_per_dim(1.0, dim=0)
 
 
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf, torch.tensor([1.0, math.nan]), True, "1"])
+def test_bits_per_dim_needs_a_finite_log_likelihood(bad):
+    with pytest.raises(ValueError, match="log_likelihood_nats"):
+        bits_per_dim(bad)
+
+
+def test_evaluate_says_the_images_are_not_finite():
+    images = torch.rand(3, 784)
+    images[0, 0] = math.nan
+    with pytest.raises(ValueError, match="images contains NaN or infinity"):
+        evaluate(NICE(784, n_couplings=2, hidden=4, depth=1), images)
+
+
 def test_evaluate_is_the_mean_log_prob_and_reproducible():
     torch.manual_seed(0)
     model = NICE(784, n_couplings=2, hidden=16, depth=1)

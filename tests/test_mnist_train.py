@@ -160,6 +160,58 @@ def test_checkpoint_loads_with_weights_only_and_resume_is_exact(sample, tmp_path
     assert resumed["test_ll"] == straight["test_ll"]
 
 
+def test_resume_from_an_epoch_boundary_checkpoint_is_exact(sample, tmp_path, monkeypatch):
+    # 400 images in batches of 50: the step-8 checkpoint ends an epoch, so nothing of it is left to draw
+    _, straight = run(sample, steps=12, eval_every=8, out=tmp_path / "straight.pt")
+    real_save = recipe.save_checkpoint
+
+    def save_then_die(*args, **kwargs):
+        real_save(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(recipe, "save_checkpoint", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        run(sample, steps=12, eval_every=8, out=tmp_path / "resumed.pt")
+    monkeypatch.setattr(recipe, "save_checkpoint", real_save)
+    payload = read_checkpoint(tmp_path / "resumed.pt")
+    assert payload["step"] == 8 and payload["epoch_rest"].numel() == 0
+    _, resumed = run(sample, steps=12, eval_every=8, out=tmp_path / "resumed.pt", resume=True)
+    assert resumed["loss"] == straight["loss"] and resumed["test_ll"] == straight["test_ll"]
+
+
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (lambda q: q.pop("order_generator"), "field 'order_generator' is missing"),
+        (lambda q: q.update(step="7"), "field 'step' is missing or malformed"),
+        (lambda q: q.update(epoch_rest=torch.tensor([0.5])), "epoch_rest"),
+        (lambda q: q.update(epoch_rest=torch.tensor([399, 10_000])), "training set larger"),
+        (lambda q: q.update(noise_generator=torch.zeros(3, dtype=torch.uint8)), "generator state is corrupt"),
+        (lambda q: q["state_dict"].pop("scaling.log_scale"), "do not fit"),
+        (lambda q: q["history"].update(loss=3.0), "history is malformed"),
+        (lambda q: q["optimizer"]["state"][0].update(exp_avg=torch.zeros(3)), "moments do not fit"),
+    ],
+)
+def test_resume_refuses_a_broken_training_state(sample, tmp_path, edit, match):
+    path = tmp_path / "m.pt"
+    run(sample, steps=3, out=path)
+    payload = read_checkpoint(path)
+    edit(payload)
+    torch.save(payload, path)
+    with pytest.raises(ValueError, match=match):
+        run(sample, steps=6, out=path, resume=True)
+
+
+def test_out_is_checked_before_training_and_stale_temporaries_go(sample, tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="is a file, not a folder"):
+        run(sample, steps=1, out=tmp_path / "file" / "m.pt")
+    stale = tmp_path / ".m.pt.k1ll3d.tmp"  # what a run killed mid-save leaves
+    stale.write_bytes(b"half a checkpoint")
+    run(sample, steps=1, out=tmp_path / "m.pt")
+    assert not stale.exists() and load_checkpoint(tmp_path / "m.pt").config() == TINY
+
+
 def test_resume_refuses_another_architecture(sample, tmp_path):
     run(sample, steps=2, out=tmp_path / "m.pt")
     with pytest.raises(ValueError, match="architecture"):
