@@ -124,6 +124,8 @@ def check_writable(path: str | os.PathLike[str]) -> Path:
     target = Path(path)
     if target.is_dir():
         raise ValueError(f"cannot write checkpoint {target}: it is a directory; give a file path")
+    if target.exists() and not target.is_file():  # e.g. /dev/null: a save would replace the device node
+        raise ValueError(f"cannot write checkpoint {target}: it exists and is not a regular file")
     ancestor = target.parent
     while not ancestor.exists() and ancestor != ancestor.parent:
         ancestor = ancestor.parent
@@ -187,6 +189,8 @@ def _open_payload(source: Path) -> Any:
         raise ValueError(f"no checkpoint at {source}")
     if source.is_dir():
         raise ValueError(f"{source} is a directory, not a checkpoint file")
+    if not source.is_file():  # a FIFO or device would block or stream forever
+        raise ValueError(f"{source} is not a regular file, so not a checkpoint")
     try:
         fh = source.open("rb")
     except OSError as err:

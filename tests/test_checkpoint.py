@@ -193,6 +193,11 @@ def test_save_into_a_file_or_unwritable_folder_says_so(tmp_path, monkeypatch):
         check_writable(tmp_path / "file" / "sub" / "m.pt")
     with pytest.raises(ValueError, match="is a directory"):
         check_writable(tmp_path)
+    os.mkfifo(tmp_path / "pipe.pt")
+    with pytest.raises(ValueError, match="not a regular file"):
+        check_writable(tmp_path / "pipe.pt")
+    with pytest.raises(ValueError, match="not a regular file"):
+        load_checkpoint(tmp_path / "pipe.pt")  # never opened: reading a FIFO would block
 
     def denied(*args, **kwargs):
         raise PermissionError(errno.EACCES, "Permission denied")
