@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from nicelab import NICE, Gaussian, Logistic
+from nicelab.jacobian import log_abs_det
 from nicelab.nice import path_to_peak
 
 
@@ -28,12 +29,22 @@ def test_2d_density_sums_to_one_on_a_grid(prior):
     assert abs(grid_mass(model) - 1.0) < 1e-2
 
 
-def test_log_prob_is_prior_plus_sum_of_log_scales():
-    model = NICE(6, n_couplings=2, hidden=8, depth=1).double()
+def test_log_prob_is_prior_at_z_plus_the_autograd_log_det():
+    # Non-zero log-scales (a fresh model has s = 0, where a dropped or flipped Σ s would go unseen), and
+    # the log-det from autograd's Jacobian of the whole map, not from the library's own formula.
+    model = random_nice(6, "logistic")
+    assert model.scaling.log_scale.sum().abs() > 0.5
     x = torch.randn(4, 6, dtype=torch.float64)
-    z, _ = model(x)
-    expected = model.prior.log_prob(z) + model.scaling.log_scale.sum()
-    torch.testing.assert_close(model.log_prob(x), expected)
+    z, log_det = model(x)
+    brute = log_abs_det(lambda v: model(v)[0], x)
+    torch.testing.assert_close(log_det, brute)
+    torch.testing.assert_close(brute, model.scaling.log_scale.sum().expand(4))  # couplings keep volume
+    torch.testing.assert_close(model.log_prob(x), model.prior.log_prob(z) + brute)
+    # and z is what the layers compute one after another
+    h = x
+    for layer in model.layers:
+        h = layer(h)[0]
+    torch.testing.assert_close(z, h)
 
 
 @pytest.mark.parametrize("prior_cls", [Logistic, Gaussian])
