@@ -149,5 +149,6 @@ def fit(
 
 # The MNIST recipe lives in its own module; re-exported here (after fit, which it does not need).
 from nicelab.train.mnist import train_mnist  # noqa: E402
+from nicelab.train.toy2d import fit_toy2d  # noqa: E402
 
-__all__ = ["HISTORY_KEYS", "batches", "fit", "train_mnist"]
+__all__ = ["HISTORY_KEYS", "batches", "fit", "fit_toy2d", "train_mnist"]
