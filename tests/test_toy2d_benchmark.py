@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
@@ -49,3 +50,101 @@ def test_bad_arguments_are_refused(toy2d, tmp_path):
         toy2d.main(["--steps", "0", "--out", str(tmp_path / "x.json")])
     with pytest.raises(ValueError, match="unknown"):
         toy2d.main(["--datasets", "spirals", "--out", str(tmp_path / "x.json")])
+
+
+def test_couplings_side_by_side_give_one_row_per_dataset_and_model(toy2d, tmp_path):
+    argv = ["--datasets", "moons", "--coupling", "additive,affine,spline", "--peers", "none"]
+    report = toy2d.main(
+        [*argv, "--steps", "2", "--seeds", "0", "--n-eval", "200", "--out", str(tmp_path / "c.json")]
+    )
+    assert [(r["model"], r["steps"]) for r in report["results"]] == [
+        ("additive", 2),
+        ("affine", 2),
+        ("spline", 2),
+    ]
+    assert [r["model"] for r in report["summary"]] == ["additive", "affine", "spline"]
+    assert report["comparisons"] == []  # no peers ran, so nothing to compare
+    assert len({r["kl_gap"] for r in report["results"]}) == 3
+    grid = toy2d.markdown_grid(report["summary"])
+    assert grid.splitlines()[0] == "| dataset | additive | affine | spline |" and grid.count("\n") == 2
+    assert "| moons | additive | 2 | 1 |" in toy2d.markdown(report["summary"])
+
+
+def test_a_seconds_budget_is_recorded_and_respected(toy2d, tmp_path):
+    argv = ["--datasets", "two_gaussians", "--coupling", "spline", "--seconds", "1.5", "--seeds", "3"]
+    report = toy2d.main([*argv, "--n-eval", "100", "--out", str(tmp_path / "s.json")])
+    run = report["results"][0]
+    assert report["recipe"]["seconds"] == 1.5 and run["seed"] == 3 and run["steps"] >= 1
+    assert run["cpu_seconds"] < 1.5 + 2.0  # the deadline stops a slowed run within a step or two
+
+
+def summary_row(dataset, model, gap, seeds=(0, 1, 2), cpu=50.0):
+    return {
+        "dataset": dataset,
+        "model": model,
+        "kl_gap_mean": gap,
+        "seeds": list(seeds),
+        "cpu_seconds_max": cpu,
+    }
+
+
+def test_comparisons_need_same_seeds_budget_and_a_ratio_of_at_most_one(toy2d):
+    summary = [
+        summary_row("moons", "spline", 0.004),
+        summary_row("moons", "zuko_nsf", 0.005),
+        summary_row("rings", "spline", 0.03),
+        summary_row("rings", "zuko_nsf", 0.02),
+        summary_row("pinwheel", "spline", 0.01, seeds=(0,)),
+        summary_row("pinwheel", "zuko_nsf", 0.02),
+        summary_row("checkerboard", "affine", 0.05, cpu=61.0),
+        summary_row("checkerboard", "zuko_realnvp", 0.06),
+        summary_row("checkerboard", "additive", 0.4),
+    ]
+    got = {(c["dataset"], c["model"]): c for c in toy2d.comparisons(summary)}
+    assert set(got) == {
+        ("moons", "spline"),
+        ("rings", "spline"),
+        ("pinwheel", "spline"),
+        ("checkerboard", "affine"),
+    }
+    assert got["moons", "spline"]["ratio"] == 0.8 and got["moons", "spline"]["ratio_met"]
+    assert got["moons", "spline"]["absolute_met"] and got["moons", "spline"]["absolute_target"] == 0.005
+    assert not got["rings", "spline"]["ratio_met"] and not got["rings", "spline"]["absolute_met"]
+    assert not got["pinwheel", "spline"]["ratio_met"]  # better, but not on the same seeds
+    assert not got["checkerboard", "affine"]["ratio_met"]  # over the CPU budget
+    assert "absolute_met" not in got["checkerboard", "affine"]
+
+
+def test_merge_combines_separate_processes_into_one_table(toy2d, tmp_path):
+    common = ["--datasets", "moons", "--coupling", "affine", "--steps", "2", "--n-eval", "100"]
+    toy2d.main([*common, "--seeds", "0", "--out", str(tmp_path / "a.json")])
+    toy2d.main([*common, "--seeds", "1", "--out", str(tmp_path / "b.json")])
+    merged = toy2d.main(
+        ["--merge", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--out", str(tmp_path / "m.json")]
+    )
+    assert [r["seed"] for r in merged["results"]] == [0, 1]
+    assert merged["summary"][0]["seeds"] == [0, 1] and len(merged["runs_meta"]) == 2
+
+
+def test_bad_model_lists_are_refused(toy2d, tmp_path):
+    out = ["--out", str(tmp_path / "x.json")]
+    with pytest.raises(ValueError, match="--coupling"):
+        toy2d.main(["--coupling", "additive,cubic", *out])
+    with pytest.raises(ValueError, match="--peers"):
+        toy2d.main(["--coupling", "spline", "--peers", "nflows_nsf", *out])
+    with pytest.raises(SystemExit):
+        toy2d.main(["--steps", "5", "--seconds", "5", *out])
+    with pytest.raises(SystemExit):
+        toy2d.main(["--seconds", "0", *out])
+
+
+def test_zuko_peers_run_side_by_side(toy2d, tmp_path):
+    pytest.importorskip("zuko")
+    argv = ["--datasets", "eight_gaussians", "--coupling", "spline,affine", "--peers", "auto", "--steps", "2"]
+    report = toy2d.main([*argv, "--seeds", "0", "--n-eval", "200", "--out", str(tmp_path / "z.json")])
+    assert [r["model"] for r in report["results"]] == ["spline", "affine", "zuko_nsf", "zuko_realnvp"]
+    pairs = {(c["model"], c["rival"]) for c in report["comparisons"]}
+    assert pairs == {("spline", "zuko_nsf"), ("affine", "zuko_realnvp")}
+    assert report["machine"]["zuko"]
+    for r in report["results"]:
+        assert math.isfinite(r["kl_gap"]) and r["steps"] == 2
