@@ -32,10 +32,12 @@ import threading
 import time
 import traceback
 import zlib
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 
 import ipywidgets as widgets
 import numpy as np
+import torch
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -107,6 +109,27 @@ def nice_ceiling(value: float) -> float:
     raise AssertionError("unreachable: 10 * 10**exponent > value")  # pragma: no cover
 
 
+@contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run the block with ``n`` torch intra-op threads (``None``: leave the setting alone).
+
+    The setting is per OS thread (OpenMP), so a view's worker thread never changes the kernel's.
+    """
+    if n is None:
+        yield
+        return
+    if not (isinstance(n, int) and n >= 1):
+        raise ValueError(f"n must be a positive integer or None, got {n!r}")
+    previous = torch.get_num_threads()
+    if previous != n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if previous != n:
+            torch.set_num_threads(previous)
+
+
 def info_text(ax: Axes, x: float, y: float, va: str = "bottom") -> Text:
     """An empty read-out box in axes coordinates (white monospace on translucent black), set later."""
     return ax.text(
@@ -142,6 +165,10 @@ class FigureView:
 
     #: render changes that come from the browser on a worker thread, newest value first (see module doc)
     background_rendering: bool = True
+    #: torch threads while :meth:`update` runs. One: the views' tensors are small, and on a shared
+    #: 2-core machine a second thread mostly waits for a busy core (lesson 03's update took 700 ms with
+    #: two threads under load, 22 ms with one; lesson 06's 36-sample inverse 200-1300 ms against 50 ms)
+    update_threads: int | None = 1
 
     def __init__(
         self,
@@ -202,7 +229,8 @@ class FigureView:
 
     def _render_once(self) -> None:
         start = time.perf_counter()
-        self.update()
+        with torch_threads(self.update_threads):
+            self.update()
         updated = time.perf_counter()
         pixels = self._draw()
         drawn = time.perf_counter()

@@ -203,6 +203,7 @@ class CouplingExplorer(FigureView):
         self.text = info_text(ax_dst, 0.02, 0.02, va="bottom")
         figure.tight_layout()
         self.numbers: dict[str, float] = {}
+        self._sources: dict[str, np.ndarray] = {}
         live = [self.curve, self.src_image, self.dst_image, self.dst_grid, self.text]
         super().__init__(figure, controls, live=live)
 
@@ -222,6 +223,14 @@ class CouplingExplorer(FigureView):
             back, log_det = self.layer(points)  # y = f⁻¹(z)  =>  z = f(y), log|det dz/dy|
         return self.source_log_probs[self.controls["direction"].value](back) + log_det
 
+    @torch.no_grad()
+    def _source_density(self, direction: str) -> np.ndarray:
+        # the source density depends on the direction only: computed once per direction
+        if direction not in self._sources:
+            log_prob = self.source_log_probs[direction](self.points)
+            self._sources[direction] = log_prob.exp().reshape(self.n, self.n).numpy()
+        return self._sources[direction]
+
     def update(self) -> None:
         c = self.controls
         self.m.set(c["family"].value, c["amplitude"].value, c["frequency"].value)
@@ -230,7 +239,7 @@ class CouplingExplorer(FigureView):
         direction = c["direction"].value
         with torch.no_grad():
             self.curve.set_data(self.curve_axis.numpy(), self.m(self.curve_axis).numpy())
-            source = self.source_log_probs[direction](self.points).exp().reshape(self.n, self.n).numpy()
+            source = self._source_density(direction)
             target = self.target_log_prob(self.points).exp().reshape(self.n, self.n).numpy()
         vmax = float(source.max())
         for image, values in ((self.src_image, source), (self.dst_image, target)):

@@ -9,6 +9,12 @@ lesson 03 (the widest row of controls), lesson 05 (the layer-by-layer warp of a 
 lesson 06 (MNIST: the model trains in the kernel first), and saves screenshots to
 ``figures/browser_widget*.png``.
 
+It also times the widget end to end (:func:`time_slider`): single slider steps, each from the key
+press to the new picture decoded and on screen, and a quick run of steps (a drag) from the last key
+press until the picture shows the last value. The times are printed and written to
+``benchmarks/results/widgets_browser.json`` (one entry per lesson); the targets live in the benchmark
+(``benchmarks/widgets.py`` and ``benchmarks/README.md``), not in assertions here.
+
 Run it with ``make browser-test`` (``make test`` skips this folder: it needs Chromium and Playwright).
 The lesson runs in fast mode (``NICELAB_FAST=1`` in the server's environment). Set
 ``NICELAB_BROWSER_NOTEBOOK=notebooks/NN_name.ipynb`` to open another lesson.
@@ -18,6 +24,8 @@ from __future__ import annotations
 
 import json
 import os
+import platform
+import statistics
 import time
 from pathlib import Path
 
@@ -28,6 +36,10 @@ from tests.browser.conftest import JUPYTER, ROOT, Browser
 from tests.browser.widget_versions import installed_stack, mismatch
 
 SCREENSHOT = ROOT / "figures" / "browser_widget.png"
+TIMINGS = ROOT / "benchmarks" / "results" / "widgets_browser.json"
+#: single slider steps timed per lesson, and key presses in the quick run (a drag)
+TIMED_STEPS = 12
+DRAG_PRESSES = 10
 WIDGET_ERRORS = ("Error displaying widget", "Failed to load model class")
 #: run-all budget (fast mode; the slowest lesson with a widget takes well under a minute on 2 cores)
 RUN_TIMEOUT_MS = 300_000
@@ -101,6 +113,22 @@ CUT_OFF = """() => {
     return found;
 }"""
 
+#: In-page stopwatch for one widget: a capturing keydown listener on the slider handle stamps each key
+#: press; a MutationObserver on the <img> stamps each new ``src`` once the picture is decoded and the
+#: next frame is painted. Everything is measured with the page's own clock (no Playwright round trips).
+STOPWATCH = """([handle, img]) => {
+    const w = {presses: [], images: []};
+    handle.addEventListener('keydown', () => w.presses.push(performance.now()), true);
+    new MutationObserver(async () => {
+        const src = img.src;
+        try { await img.decode(); } catch (err) { return; }  // superseded by a newer picture
+        await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
+        if (img.src === src) w.images.push(performance.now());
+    }).observe(img, {attributes: true, attributeFilter: ['src']});
+    window.__nicelabStopwatch = w;
+}"""
+
+
 #: lessons whose widgets the browser test opens besides the first (03: the widest control row)
 EXTRA_LESSONS = (
     "notebooks/03_coupling_layers.ipynb",
@@ -124,6 +152,70 @@ DEMO_NOTEBOOK = [
     "\n"
     "Wave()",
 ]
+
+
+def _key_with_room(handle, presses: int) -> str:
+    """The arrow key that can move the slider ``presses`` steps (right unless too near the maximum)."""
+    now, low, high = (
+        float(handle.get_attribute(a)) for a in ("aria-valuenow", "aria-valuemin", "aria-valuemax")
+    )
+    return "ArrowRight" if (high - now) >= (now - low) else "ArrowLeft"
+
+
+def time_slider(page, slider, image) -> dict[str, object]:
+    """End-to-end times of a widget in the page: key press -> new picture decoded and painted (ms).
+
+    ``single``: ``TIMED_STEPS`` one-step moves, each waiting for its picture (back and forth, so the
+    value stays in range). ``drag``: ``DRAG_PRESSES`` presses sent at once; how many pictures arrived
+    and how long after the last press the last picture appeared (it shows the last value).
+    """
+    handle = slider.locator(".noUi-handle").first
+    page.evaluate(STOPWATCH, [handle.element_handle(), image.element_handle()])
+    handle.focus()
+    key = _key_with_room(handle, TIMED_STEPS // 2)
+    back = "ArrowLeft" if key == "ArrowRight" else "ArrowRight"
+    single = []
+    for i in range(TIMED_STEPS):
+        handle.press(key if (i // 2) % 2 == 0 else back)  # two steps out, two back: never at an end
+        page.wait_for_function(f"() => window.__nicelabStopwatch.images.length >= {i + 1}", timeout=30_000)
+        w = page.evaluate("() => window.__nicelabStopwatch")
+        single.append(w["images"][i] - w["presses"][i])
+    page.evaluate("() => { window.__nicelabStopwatch.presses = []; window.__nicelabStopwatch.images = []; }")
+    key = _key_with_room(handle, DRAG_PRESSES)
+    value_before = float(handle.get_attribute("aria-valuenow"))
+    for _ in range(DRAG_PRESSES):
+        handle.press(key, delay=0)
+    target = handle.get_attribute("aria-valuenow")
+    page.wait_for_function("() => window.__nicelabStopwatch.images.length > 0", timeout=30_000)
+    page.wait_for_timeout(1500)  # quiet period: every picture the run causes has arrived
+    w = page.evaluate("() => window.__nicelabStopwatch")
+    return {
+        "single_ms": [round(v, 1) for v in single],
+        "single_median_ms": round(statistics.median(single), 1),
+        "single_max_ms": round(max(single), 1),
+        "drag": {
+            "presses": len(w["presses"]),
+            "pictures": len(w["images"]),
+            "from": value_before,
+            "to": float(target),
+            "press_span_ms": round(w["presses"][-1] - w["presses"][0], 1),
+            "last_press_to_last_picture_ms": round(w["images"][-1] - w["presses"][-1], 1),
+        },
+    }
+
+
+def record_timing(lesson: str, control: str, timing: dict[str, object]) -> None:
+    """Merge one lesson's browser timing into ``benchmarks/results/widgets_browser.json``."""
+    data = json.loads(TIMINGS.read_text()) if TIMINGS.exists() else {}
+    data.setdefault("what", "ms from a slider key press in Chromium to the new picture decoded and painted")
+    data.setdefault("lessons", {})[lesson] = {
+        "control": control,
+        **timing,
+        "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": f"{platform.platform()}, {os.cpu_count()} CPUs",
+    }
+    TIMINGS.parent.mkdir(parents=True, exist_ok=True)
+    TIMINGS.write_text(json.dumps(data, indent=2) + "\n")
 
 
 def lesson_with_widget() -> Path | None:
@@ -276,11 +368,24 @@ def _run_lesson_and_move_a_slider(
     for message in WIDGET_ERRORS:
         assert message not in body, explain(f"after moving the slider the page says {message!r}")
 
+    # End to end: slider key press -> new picture on screen, in this real browser and kernel.
+    control = slider.locator(".widget-label").first.inner_text()
+    timing = time_slider(page, slider, image)
+    record_timing(relative, control, timing)
+    body = page.inner_text("body")
+    for message in WIDGET_ERRORS:
+        assert message not in body, explain(f"after timing the slider the page says {message!r}")
+
     screenshot.parent.mkdir(exist_ok=True)
     output.scroll_into_view_if_needed()
     page.screenshot(path=str(screenshot))
+    drag = timing["drag"]
     print(
         f"\n{relative}: opened in {opened - started:.1f} s, ran all cells in {ran - opened:.1f} s, "
         f"slider {value_before} -> {value_after}, total {time.monotonic() - started:.1f} s; "
-        f"screenshot {screenshot}"
+        f"screenshot {screenshot}\n"
+        f"  slider '{control}' end to end: median {timing['single_median_ms']:.0f} ms, "
+        f"max {timing['single_max_ms']:.0f} ms over {TIMED_STEPS} steps; a drag of {drag['presses']} presses "
+        f"drew {drag['pictures']} pictures, the last {drag['last_press_to_last_picture_ms']:.0f} ms "
+        f"after the last press"
     )
