@@ -1,8 +1,10 @@
-"""Lesson 08 exercises: invert an affine coupling, its x-dependent log-det, and bits per dimension."""
+"""Lesson 08 exercises: invert an affine coupling, its x-dependent log-det, bits per dimension, one spline
+bin built by hand, and a prediction of NICE's number of peaks."""
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 
@@ -138,5 +140,124 @@ q3 = register(
             f"(before {_bits(NATS_BEFORE):.3f}, after {_bits(NATS_AFTER):.3f})"
         ),
         reference=lambda: BITS_GAIN,
+    )
+)
+
+
+#: one spline bin, as in the lesson's derivation: knots (x_k, y_k), (x_k1, y_k1), knot derivatives d_k, d_k1
+BIN = {"x_k": -1.0, "x_k1": 0.5, "y_k": -0.2, "y_k1": 1.0, "d_k": 0.5, "d_k1": 2.0}
+#: where the learner's function is checked: inside the bin, including both knots
+BIN_POINTS = torch.tensor([-1.0, -0.7, -0.25, 0.0, 0.2, 0.5], dtype=torch.float64)
+
+
+def _rq_bin(x: torch.Tensor, x_k, x_k1, y_k, y_k1, d_k, d_k1) -> tuple[torch.Tensor, torch.Tensor]:
+    """Reference: the rational-quadratic map on one bin and its log-derivative (Durkan et al. 2019)."""
+    w, h = x_k1 - x_k, y_k1 - y_k
+    s = h / w
+    xi = (x - x_k) / w
+    theta = xi * (1 - xi)
+    den = s + (d_k1 + d_k - 2 * s) * theta
+    y = y_k + h * (s * xi**2 + d_k * theta) / den
+    log_deriv = torch.log(s**2 * (d_k1 * xi**2 + 2 * s * theta + d_k * (1 - xi) ** 2)) - 2 * torch.log(den)
+    return y, log_deriv
+
+
+def _linear_bin(x, x_k, x_k1, y_k, y_k1, d_k, d_k1):
+    s = (y_k1 - y_k) / (x_k1 - x_k)
+    return y_k + s * (x - x_k), torch.full_like(x, math.log(s))
+
+
+def _unsquared_denominator(x, x_k, x_k1, y_k, y_k1, d_k, d_k1):
+    y, log_deriv = _rq_bin(x, x_k, x_k1, y_k, y_k1, d_k, d_k1)
+    s = (y_k1 - y_k) / (x_k1 - x_k)
+    xi = (x - x_k) / (x_k1 - x_k)
+    den = s + (d_k1 + d_k - 2 * s) * xi * (1 - xi)
+    return y, log_deriv + torch.log(den)
+
+
+def _swapped_derivatives(x, x_k, x_k1, y_k, y_k1, d_k, d_k1):
+    return _rq_bin(x, x_k, x_k1, y_k, y_k1, d_k1, d_k)
+
+
+def _spline_checker(answer: Any) -> str | None:
+    if not callable(answer):
+        return "expected a function rq_bin(x, x_k, x_k1, y_k, y_k1, d_k, d_k1) returning (y, log_deriv)"
+    out = answer(BIN_POINTS.clone(), **BIN)
+    if not (isinstance(out, tuple) and len(out) == 2):
+        return "return a pair (y, log_deriv), each a tensor shaped like x"
+    got = [torch.as_tensor(v, dtype=torch.float64) for v in out]
+    if any(g.shape != BIN_POINTS.shape for g in got):
+        return f"y and log_deriv must have x's shape {tuple(BIN_POINTS.shape)}"
+    want = _rq_bin(BIN_POINTS, **BIN)
+    mistakes = [
+        (_linear_bin, "that is linear interpolation between the knots; use the rational-quadratic formula"),
+        (_unsquared_denominator, "y is right; in g'(x) the denominator is squared"),
+        (_swapped_derivatives, "d_k belongs to the left knot (ξ = 0) and d_k1 to the right one (ξ = 1)"),
+    ]
+    for name, value, expected in zip(("y", "log_deriv"), got, want, strict=True):
+        if not torch.allclose(value, expected, rtol=1e-6, atol=1e-8):
+            for wrong, message in mistakes:
+                if torch.allclose(value, wrong(BIN_POINTS, **BIN)[0 if name == "y" else 1], atol=1e-8):
+                    return message
+            return (
+                f"{name} is not right; check ξ = (x - x_k)/w, the slope s = h/w and each term of the formula"
+            )
+    return None
+
+
+q4 = register(
+    Exercise(
+        key="lesson08.spline_bin",
+        prompt=(
+            "Write rq_bin(x, x_k, x_k1, y_k, y_k1, d_k, d_k1) returning (y, log_deriv): the "
+            "rational-quadratic spline on one bin and log g'(x), for a tensor x of points inside the bin."
+        ),
+        checker=_spline_checker,
+        hint_text=(
+            "w = x_k1 - x_k, h = y_k1 - y_k, s = h / w, ξ = (x - x_k) / w, θ = ξ(1 - ξ). "
+            "y = y_k + h (s ξ² + d_k θ) / (s + (d_k1 + d_k - 2s) θ); "
+            "g' = s² (d_k1 ξ² + 2 s θ + d_k (1 - ξ)²) / (s + (d_k1 + d_k - 2s) θ)²."
+        ),
+        solution_text=(
+            "def rq_bin(x, x_k, x_k1, y_k, y_k1, d_k, d_k1):\n"
+            "    w, h = x_k1 - x_k, y_k1 - y_k\n"
+            "    s = h / w\n"
+            "    xi = (x - x_k) / w\n"
+            "    theta = xi * (1 - xi)\n"
+            "    den = s + (d_k1 + d_k - 2 * s) * theta\n"
+            "    y = y_k + h * (s * xi**2 + d_k * theta) / den\n"
+            "    num = d_k1 * xi**2 + 2 * s * theta + d_k * (1 - xi)**2\n"
+            "    log_deriv = torch.log(s**2 * num) - 2 * torch.log(den)\n"
+            "    return y, log_deriv"
+        ),
+        reference=lambda: _rq_bin,
+        wrong=[_linear_bin, _unsquared_denominator, _swapped_derivatives, "rq_bin", lambda x, **k: x],
+    )
+)
+
+
+q5 = register(
+    Exercise(
+        key="lesson08.nice_peaks",
+        prompt=(
+            "Predict before you run: how many peaks (local maxima of q) does lesson 05's NICE have after "
+            "training on eight_gaussians, whose true density has 8?"
+        ),
+        checker=numeric(
+            1.0,
+            [
+                (8.0, "that is the truth's count; recall lesson 05: what does a constant log-det allow?"),
+                (0.0, "a density on the plane that vanishes far away has at least one peak"),
+            ],
+        ),
+        hint_text=(
+            "NICE: log q(x) = log p_Z(f(x)) + Σ s, with the same Σ s at every x. Where can log q have a "
+            "local maximum if log p_Z has only one?"
+        ),
+        solution_text=(
+            "1: with a constant log-det, log q(x) = log p_Z(f(x)) + const, and a log-concave prior with its "
+            "mode at 0 gives q a single peak, at f⁻¹(0) (lesson 05's path_to_peak climbs to it)."
+        ),
+        reference=lambda: 1,
     )
 )
