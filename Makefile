@@ -10,6 +10,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.nicelab-installed
 BROWSER_STAMP := $(VENV)/.nicelab-browser-installed
 PYTEST_ARGS ?=
+# Extra JupyterLab options, e.g. `make lab LAB_ARGS="--port 9000 --no-browser"`.
+LAB_ARGS ?=
+# Jupyter refuses to run as root (containers) unless told to.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: setup lab test unit notebooks lint format figures benchmarks clean browser-test
 
@@ -22,12 +26,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 lab: setup
-	$(BIN)/jupyter lab notebooks/00_start_here.ipynb
+	$(BIN)/jupyter lab $(ROOT_FLAG) $(LAB_ARGS) notebooks/00_start_here.ipynb
 
 # tests/browser needs Chromium and Playwright: `make browser-test` runs it, `make test` skips it.
-test: setup
-	$(BIN)/ruff check nicelab tests benchmarks notebooks
-	$(BIN)/ruff format --check nicelab tests benchmarks
+test: lint
 	NICELAB_FAST=1 MPLBACKEND=Agg $(BIN)/python -m pytest tests notebooks --ignore=tests/browser \
 		--nbval-lax --nbval-current-env $(PYTEST_ARGS)
 

@@ -8,7 +8,7 @@ process because two runs sharing the 2 cores slow each other down 5-10x.
 
 Usage::
 
-    python benchmarks/mnist_recipes.py --root /work/shared/data --minutes 5 \\
+    python benchmarks/mnist_recipes.py --root "$NICELAB_DATA" --minutes 5 \\
         --arm defaults '{}' --arm lr1e-3 '{"lr": 1e-3, "scale_lr": 1e-2}'
 
 Results are appended arm by arm, so an interrupted sweep keeps its finished arms.

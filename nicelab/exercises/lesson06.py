@@ -141,7 +141,7 @@ q3 = register(
     )
 )
 
-#: the 30-minute run without weight decay (README, "MNIST"): per-image LL at its end
+#: the 30-minute run without weight decay (benchmarks/README.md, "MNIST"): per-image LL at its end
 OVERFIT_TRAIN_NATS, OVERFIT_TEST_NATS = 2211.0, 1786.7
 
 
@@ -184,7 +184,7 @@ q4 = register(
         solution_text=(
             f"({OVERFIT_TRAIN_NATS:.1f} - {OVERFIT_TEST_NATS:.1f}) / (784 · ln 2) ≈ {GAP_BITS:.2f} bits/dim: "
             f"the model spends {GAP_BITS:.2f} more bits per pixel on a digit it has not seen. With weight "
-            "decay the recipe's gap is far smaller (README, 'MNIST')."
+            "decay the recipe's gap is far smaller (benchmarks/README.md, 'MNIST')."
         ),
         reference=lambda: GAP_BITS,
     )
