@@ -7,6 +7,7 @@ whole course runs in minutes. It never changes *what* a lesson teaches, only how
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -30,3 +31,26 @@ def pick(full: T, fast: T) -> T:
     imported, so a notebook sees the mode it was started in.
     """
     return fast if FAST else full
+
+
+def _cache_dir(environ: dict[str, str]) -> Path:
+    """The user cache folder for nicelab: ``$XDG_CACHE_HOME/nicelab`` or ``~/.cache/nicelab``."""
+    base = environ.get("XDG_CACHE_HOME", "").strip()
+    return (Path(base) if base else Path.home() / ".cache") / "nicelab"
+
+
+def mnist_checkpoint_path(environ: dict[str, str] | None = None) -> Path:
+    """Where lesson 06 looks for (and saves) its trained MNIST model.
+
+    ``$NICELAB_MNIST_CHECKPOINT`` if set; else ``runs/mnist.pt`` in the course repository when nicelab
+    runs from a source checkout (the CLI's documented default); else ``runs/mnist.pt`` in the user cache
+    folder, so a pip install (e.g. on Colab) never writes into ``site-packages``.
+    """
+    environ = environ if environ is not None else dict(os.environ)
+    chosen = environ.get("NICELAB_MNIST_CHECKPOINT", "").strip()
+    if chosen:
+        return Path(chosen).expanduser()
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "notebooks").is_dir():
+        return checkout / "runs" / "mnist.pt"
+    return _cache_dir(environ) / "runs" / "mnist.pt"
