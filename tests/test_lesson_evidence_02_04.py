@@ -20,7 +20,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from nicelab import AdditiveCoupling, AffineCoupling, Compose, Gaussian, Logistic
+from nicelab import NICE, AdditiveCoupling, AffineCoupling, Compose, Gaussian, Logistic
 from nicelab.jacobian import jacobian, log_abs_det
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
@@ -31,11 +31,11 @@ def notebook_functions(notebook: str, *names: str) -> dict:
     """The top-level ``def``s called ``names`` from ``notebook``'s code cells, executed in one namespace.
 
     The namespace holds the imports the lessons' functions use (``math``, ``time``, ``torch``, ``F``,
-    ``jacobian``, ``log_abs_det``), so a function may call another one loaded with it.
+    ``jacobian``, ``log_abs_det``, ``f64``), so a function may call another one loaded with it.
     """
     cells = json.loads((NOTEBOOKS / notebook).read_text(encoding="utf-8"))["cells"]
     namespace = {"math": math, "time": time, "torch": torch, "F": F, "jacobian": jacobian}
-    namespace["log_abs_det"] = log_abs_det
+    namespace.update(log_abs_det=log_abs_det, f64=D64)  # lessons 03-04 write `f64 = torch.float64`
     found = set()
     for cell in cells:
         if cell["cell_type"] != "code":
@@ -150,3 +150,82 @@ def test_lesson03_volume_evidence_fails_for_a_coupling_that_hides_a_volume_chang
     # The evidence with autograd's log-det catches it: a higher peak and smaller level sets.
     assert float(log_p.exp().max()) > (1 + 1e-9) / (2 * math.pi)
     assert max(_level_set_area_errors(log_p, cell)) > 0.03
+
+
+# ---------------------------------------------------------------- lesson 04: the cap, and one peak
+
+
+@pytest.fixture(scope="module")
+def lesson04():
+    names = ("log_p_by_autograd", "count_pieces", "level_set_pieces", "squeeze_middle")
+    return notebook_functions("04_scaling_and_objective.ipynb", *names)
+
+
+CAP = 2 * math.log(0.25)  # lesson 04: the logistic prior's peak log-density in 2-D
+
+
+def test_lesson04_cap_holds_for_additive_couplings(lesson04):
+    flow = _couplings(AdditiveCoupling)
+    with torch.no_grad():
+        x_star = flow.inverse(torch.zeros(1, 2, dtype=D64))[0]
+    points = torch.cat([torch.randn(300, 2, dtype=D64) * 3, x_star])
+    log_p = lesson04["log_p_by_autograd"](flow, Logistic(2).double(), points)
+    assert float(log_p.max()) <= CAP + 1e-12  # the lesson's assert
+    assert float(log_p[-1]) == pytest.approx(CAP, abs=1e-12)  # and it is tight at x* = f^-1(0)
+
+
+def test_lesson04_cap_fails_for_couplings_that_hide_a_volume_change(lesson04):
+    flow = _couplings(VolumeChangingCoupling, factor=2.0)
+    prior = Logistic(2).double()
+    with torch.no_grad():
+        x_star = flow.inverse(torch.zeros(1, 2, dtype=D64))[0]
+        from_report = prior.log_prob(flow(x_star)[0]) + flow(x_star)[1]
+    assert float(from_report.max()) <= CAP + 1e-12  # the old check, from the layers' report, passes ...
+    log_p = lesson04["log_p_by_autograd"](flow, prior, x_star)
+    assert float(log_p.max()) > CAP + 1.0  # ... the evidence does not: 4 layers x log 2 above the cap
+
+
+def test_count_pieces_counts_connected_regions(lesson04):
+    count = lesson04["count_pieces"]
+    axis = torch.linspace(-3, 3, 121)
+    yy, xx = torch.meshgrid(axis, axis, indexing="ij")
+    one_disk = xx**2 + yy**2 < 1
+    two_disks = ((xx - 1.5) ** 2 + yy**2 < 0.8) | ((xx + 1.5) ** 2 + yy**2 < 0.8)
+    ring = (xx**2 + yy**2 < 4) & (xx**2 + yy**2 > 1)
+    assert [count(one_disk), count(two_disks), count(ring)] == [1, 2, 1]
+    diagonal_touch = torch.zeros(5, 5, dtype=torch.bool)
+    diagonal_touch[1, 1] = diagonal_touch[2, 2] = True  # corners only: two pieces with 4-neighbours
+    assert count(diagonal_touch) == 2
+
+
+def test_lesson04_one_peak_evidence_holds_for_a_nice(lesson04):
+    torch.manual_seed(2)
+    model = NICE(2, n_couplings=4, hidden=32, depth=2, prior="gaussian").double()
+    with torch.no_grad():
+        for c in model.couplings:
+            c.m[-1].weight.mul_(3.0)
+        model.scaling.log_scale.copy_(torch.tensor([0.5, -1.0], dtype=D64))
+        peak = model.inverse(torch.zeros(1, 2, dtype=D64))[0][0]
+    log_p, pieces = lesson04["level_set_pieces"](model, model.prior, peak, n=121)
+    assert pieces == [1, 1, 1]
+    height = float(model.prior.log_prob(torch.zeros(1, 2, dtype=D64))[0]) - 0.5
+    assert float(log_p.max()) == pytest.approx(height, abs=1e-9)
+
+
+def test_lesson04_one_peak_evidence_fails_when_the_log_det_secretly_depends_on_x(lesson04):
+    squeeze = lesson04["squeeze_middle"]
+
+    def constant_report(x):  # broken: the squeeze's true log-det varies with x, but it reports 0
+        return squeeze(x)[0], x.new_zeros(x.shape[0])
+
+    prior, origin = Gaussian(2).double(), torch.zeros(2, dtype=D64)
+    with torch.no_grad():
+        axis = torch.linspace(-5, 5, 121, dtype=D64)
+        yy, xx = torch.meshgrid(axis, axis, indexing="ij")
+        grid = torch.stack([xx.reshape(-1), yy.reshape(-1)], 1)
+        from_report = (prior.log_prob(constant_report(grid)[0]) + constant_report(grid)[1]).reshape(121, 121)
+    # from the report, every level set is one piece: that check could not see the second peak ...
+    assert lesson04["count_pieces"](from_report > from_report.max() - 0.5) == 1
+    # ... the lesson's evidence, with autograd's log-det, sees two: "exactly one peak" fails
+    _, pieces = lesson04["level_set_pieces"](constant_report, prior, origin, n=121)
+    assert pieces[0] == 2
