@@ -5,7 +5,8 @@ local maximum separated from the others by more than a grid step, with no optimi
 gradient ascent creeps along NICE's ridges (lesson 05), where ``log q`` climbs ever so slowly to the single
 peak. The count ignores the grid's border (a border point has no full neighbourhood) and, by default,
 peaks more than ``depth`` nats below the highest (a bump where the density is ``e^-depth`` times the peak's
-holds no mass worth a mode's name; flows can leave such ripples far out in their tails).
+holds no mass worth a mode's name; flows can leave such ripples far out in their tails) and peaks of
+small prominence (a ripple on the flank of a hill is not a mode; see :func:`count_modes`).
 
 Evaluated exactly: a ``torch.nn.Module`` is evaluated in float64 (on a copy), so float32 round-off cannot
 make or break a tie between neighbouring points on a plateau or a ridge.
@@ -103,23 +104,102 @@ def grid_peaks(values: Tensor, depth: float = 10.0) -> Tensor:
     return peak.nonzero()
 
 
-def count_modes(log_prob: LogProb | nn.Module, bounds: Bounds, n: int = 401, depth: float = 10.0) -> int:
+def prominences(values: Tensor) -> Tensor:
+    """Topographic prominence of every point of a 2-D grid of log-values (0 where it is no component peak).
+
+    Flood the surface from the top (points by decreasing value, 8-neighbour connectivity, union-find): each
+    peak starts a region; where two regions meet, at level ``v``, the one with the lower peak ends and that
+    peak's prominence is ``peak - v``: how far one must descend from it to reach higher ground. The
+    highest peak gets ``inf``; a region never merged (cut off by ``-inf``) gets ``peak - its lowest value``.
+    """
+    v = values.double()
+    rows, cols = v.shape
+    flat = v.reshape(-1).tolist()
+    order = sorted(range(len(flat)), key=flat.__getitem__, reverse=True)
+    parent = list(range(len(flat)))
+    top = list(range(len(flat)))  # for a root: its region's peak
+    low = flat[:]  # for a root: its region's lowest value so far
+    seen = [False] * len(flat)
+    result = [0.0] * len(flat)
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for p in order:
+        level = flat[p]
+        if level == -math.inf:
+            break
+        seen[p] = True
+        r, c = divmod(p, cols)
+        roots = {
+            find(q)
+            for q in (
+                (r + dr) * cols + (c + dc)
+                for dr in (-1, 0, 1)
+                for dc in (-1, 0, 1)
+                if (dr or dc) and 0 <= r + dr < rows and 0 <= c + dc < cols
+            )
+            if seen[q]
+        }
+        if not roots:
+            continue  # p starts a new region: it is its own root and peak
+        winner = max(roots, key=lambda root: flat[top[root]])
+        for root in roots - {winner}:
+            result[top[root]] = flat[top[root]] - level
+            parent[root] = winner
+        parent[p] = winner
+        low[winner] = level
+    roots = {find(p) for p in range(len(flat)) if seen[p]}
+    highest = max(roots, key=lambda root: flat[top[root]], default=None)
+    for root in roots:
+        result[top[root]] = math.inf if root == highest else flat[top[root]] - low[root]
+    return torch.tensor(result, dtype=torch.float64).reshape(rows, cols)
+
+
+def count_modes(
+    log_prob: LogProb | nn.Module,
+    bounds: Bounds,
+    n: int = 301,
+    depth: float = 10.0,
+    min_prominence: float = 1.0,
+) -> int:
     """The number of peaks of ``q`` inside ``bounds``: strict local maxima of ``log q`` on an ``n x n`` grid.
 
     A NICE (additive couplings, log-concave prior) has exactly one (lesson 05); a mixture of well-separated
     Gaussians has one per component. Use a grid fine enough that two peaks are at least two steps apart, and
-    bounds that contain them (the border is never counted). See :func:`grid_peaks` for ``depth``.
+    bounds that contain them (the border is never counted). See :func:`grid_peaks` for ``depth``; peaks whose
+    :func:`prominences` is below ``min_prominence`` nats are not counted (0 counts them all). Why 1 nat by
+    default: a spline flow trained for 300 steps on eight_gaussians has 102 strict local maxima; its 8 modes
+    stand 2.5-2.8 nats above their saddles and the highest ripple 0.8 nats.
     """
-    return int(grid_peaks(log_prob_grid(log_prob, bounds, n)[2], depth).shape[0])
+    return int(find_modes(log_prob, bounds, n, depth, min_prominence).shape[0])
 
 
-def find_modes(log_prob: LogProb | nn.Module, bounds: Bounds, n: int = 401, depth: float = 10.0) -> Tensor:
+def find_modes(
+    log_prob: LogProb | nn.Module,
+    bounds: Bounds,
+    n: int = 301,
+    depth: float = 10.0,
+    min_prominence: float = 1.0,
+) -> Tensor:
     """Locations ``(k, 2)`` of the peaks :func:`count_modes` counts, highest first."""
+    if not (
+        isinstance(min_prominence, (int, float))
+        and not isinstance(min_prominence, bool)
+        and min_prominence >= 0
+    ):
+        raise ValueError(f"min_prominence must be a number of nats >= 0, got {min_prominence!r}")
     xs, ys, values = log_prob_grid(log_prob, bounds, n)
     idx = grid_peaks(values, depth)
+    if min_prominence > 0 and idx.shape[0] > 1:
+        prominent = prominences(values)[idx[:, 0], idx[:, 1]] >= min_prominence
+        idx = idx[prominent]
     order = values[idx[:, 0], idx[:, 1]].argsort(descending=True)
     idx = idx[order]
     return torch.stack([xs[idx[:, 1]], ys[idx[:, 0]]], dim=1)
 
 
-__all__ = ["count_modes", "find_modes", "grid_peaks", "log_prob_grid"]
+__all__ = ["count_modes", "find_modes", "grid_peaks", "log_prob_grid", "prominences"]

@@ -9,7 +9,7 @@ import torch
 
 from nicelab import NICE
 from nicelab import datasets as D
-from nicelab.modes import count_modes, find_modes, grid_peaks, log_prob_grid
+from nicelab.modes import count_modes, find_modes, grid_peaks, log_prob_grid, prominences
 
 
 def mixture(centres: list[tuple[float, float]], weights: list[float], std: float = 0.3):
@@ -49,14 +49,15 @@ def test_a_nice_has_exactly_one_peak(seed):
     with torch.no_grad():
         for c in model.couplings:
             c.m[-1].weight.mul_(5.0)  # strongly bent couplings: many ridges, still a single peak
-    peak = model.inverse(torch.zeros(1, 2))[0][0].double()
-    lo, hi = float(peak.min()) - 3.0, float(peak.max()) + 3.0
-    assert count_modes(model, (lo, hi, lo, hi), n=301, depth=math.inf) == 1
+    with torch.no_grad():
+        peak = model.inverse(torch.zeros(1, 2))[0][0].double()
+    lo, hi = float(peak.detach().min()) - 3.0, float(peak.detach().max()) + 3.0
+    assert count_modes(model, (lo, hi, lo, hi), n=301, depth=math.inf, min_prominence=0) == 1
     torch.testing.assert_close(find_modes(model, (lo, hi, lo, hi), n=301)[0], peak, atol=0.05, rtol=0)
 
 
 def test_depth_drops_negligible_bumps_and_the_border_never_counts():
-    log_prob = mixture([(-1.0, 0.0), (1.5, 0.0)], [1.0, 1e-12])  # the second is ~27.6 nats lower
+    log_prob = mixture([(-1.5, -1.5), (2.0, 2.0)], [1.0, 1e-12])  # the second is ~27.6 nats lower
     bounds = (-3.0, 3.0, -3.0, 3.0)
     assert count_modes(log_prob, bounds, n=201) == 1
     assert count_modes(log_prob, bounds, n=201, depth=math.inf) == 2
@@ -91,3 +92,20 @@ def test_bad_input_is_rejected():
         grid_peaks(torch.full((3, 3), math.nan))
     with pytest.raises(ValueError, match="2-D tensor"):
         grid_peaks(torch.zeros(9))
+
+
+def test_prominence_is_the_descent_to_higher_ground_and_ripples_are_not_modes():
+    v = torch.tensor([[0.0, 0, 0, 0, 0, 0, 0], [0, 5, 1, 3, 2.5, 2.8, 0], [0, 0, 0, 0, 0, 0, 0]])
+    p = prominences(v)
+    assert p[1, 1] == math.inf and p[1, 3] == 2.0 and p[1, 5] == pytest.approx(0.3)
+    assert p[1, 2] == 0 and p[0, 0] == 0
+    hill = mixture([(0.0, 0.0)], [1.0], std=1.0)
+
+    def rippled(x):  # one broad hill with a 0.2-nat ripple: many strict maxima, one mode
+        return hill(x) + 0.1 * torch.sin(12 * x[:, 0]) * torch.sin(12 * x[:, 1])
+
+    bounds = (-2.5, 2.5, -2.5, 2.5)
+    assert count_modes(rippled, bounds, n=201, min_prominence=0) > 10
+    assert count_modes(rippled, bounds, n=201) == 1
+    with pytest.raises(ValueError, match="min_prominence"):
+        count_modes(rippled, bounds, min_prominence=-1)
