@@ -29,18 +29,19 @@ Work layer: imports the core and the training helpers, never plots or widgets.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
 from nicelab._checks import check_batch, check_positive_int
 from nicelab.coupling import mlp
-from nicelab.train import batches, fit
+from nicelab.train import fit
+from nicelab.train.loop import History, HistoryBase, LoopState
+from nicelab.train.seeding import make_generator
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -209,20 +210,9 @@ class VAE(nn.Module):
         return mean + std * _randn(tuple(mean.shape), mean, generator)
 
 
-class _ELBOObjective(nn.Module):
-    """Lets :func:`nicelab.fit` train a VAE: its ``log_prob`` is the one-sample ELBO."""
-
-    def __init__(self, vae: VAE) -> None:
-        super().__init__()
-        self.vae, self.dim = vae, vae.dim
-
-    def log_prob(self, x: Tensor) -> Tensor:
-        return self.vae.elbo(x)
-
-
 def train_vae(
     vae: VAE,
-    data: Tensor | Callable[[int], Tensor],
+    data: Tensor | Callable[..., Tensor],
     *,
     steps: int,
     batch_size: int = 256,
@@ -230,22 +220,28 @@ def train_vae(
     seed: int | None = None,
     progress: bool = True,
     schedule: str = "constant",
-) -> dict[str, list[float]]:
-    """Maximise the ELBO with Adam: :func:`nicelab.fit` with the ELBO in place of ``log p(x)``.
+    generator: torch.Generator | None = None,
+) -> History:
+    """Maximise the ELBO with Adam: :func:`nicelab.fit` with the negative one-sample ELBO as the loss.
 
-    Returns ``fit``'s history; its ``loss`` is the batch's negative ELBO (an upper bound on the NLL).
+    The batch order, fresh samples and the reparameterisation noise all come from one generator (seeded
+    by ``seed``, or ``generator``). Returns ``fit``'s history; its ``loss`` is the batch's negative ELBO
+    (an upper bound on the NLL).
     """
     if not isinstance(vae, VAE):
         raise ValueError(f"vae must be a nicelab.baselines.VAE, got {type(vae).__name__}")
+    source = make_generator(seed, generator)
     return fit(
-        _ELBOObjective(vae),
+        vae,
         data,
         steps=steps,
         batch_size=batch_size,
         lr=lr,
-        seed=seed,
+        generator=source,
         progress=progress,
         schedule=schedule,
+        loss=lambda x: -vae.elbo(x, source).mean(),
+        desc="vae",
     )
 
 
@@ -287,12 +283,57 @@ class GAN(nn.Module):
         return F.binary_cross_entropy_with_logits(logit, torch.ones_like(logit))
 
 
-GAN_HISTORY_KEYS = ("step", "d_loss", "g_loss", "seconds")
+@dataclass
+class GANHistory(HistoryBase):
+    """Per-step columns of :func:`train_gan`: ``step``, ``d_loss``, ``g_loss``, ``lr``, ``seconds``."""
+
+    STEP_COLUMNS: ClassVar[tuple[str, ...]] = ("step", "d_loss", "g_loss", "lr", "seconds")
+
+    step: list[int] = field(default_factory=list)
+    d_loss: list[float] = field(default_factory=list)
+    g_loss: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+
+
+GAN_HISTORY_KEYS = GANHistory.STEP_COLUMNS
+
+
+class GANStep:
+    """One discriminator and one generator Adam step (a :class:`nicelab.train.loop.Step` for ``fit``).
+
+    The fake batches are drawn from ``generator``; the discriminator sees a detached one, so the generator
+    gets no gradient from the discriminator's loss. Neither network is updated on a non-finite loss.
+    """
+
+    def __init__(
+        self, gan: GAN, lr: float, betas: tuple[float, float], generator: torch.Generator | None
+    ) -> None:
+        self.gan, self.generator = gan, generator
+        self.opt_d = torch.optim.Adam(gan.discriminator.parameters(), lr=lr, betas=betas)
+        self.opt_g = torch.optim.Adam(gan.generator.parameters(), lr=lr, betas=betas)
+        self.optimizers = [self.opt_d, self.opt_g]
+
+    def __call__(self, real: Tensor) -> dict[str, float]:
+        n = real.shape[0]
+        d_loss = self.gan.discriminator_loss(real, self.gan.generate(n, self.generator).detach())
+        if not math.isfinite(d_value := d_loss.item()):
+            return {"d_loss": d_value, "g_loss": math.nan}
+        self.opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.opt_d.step()
+        g_loss = self.gan.generator_loss(self.gan.generate(n, self.generator))
+        if not math.isfinite(g_value := g_loss.item()):
+            return {"d_loss": d_value, "g_loss": g_value}
+        self.opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        self.opt_g.step()
+        return {"d_loss": d_value, "g_loss": g_value}
 
 
 def train_gan(
     gan: GAN,
-    data: Tensor | Callable[[int], Tensor],
+    data: Tensor | Callable[..., Tensor],
     *,
     steps: int,
     batch_size: int = 256,
@@ -302,11 +343,14 @@ def train_gan(
     progress: bool = True,
     callback: Callable[[int, GAN], None] | None = None,
     callback_every: int = 100,
-) -> dict[str, list[float]]:
-    """Alternate one discriminator and one generator Adam step, ``steps`` times.
+    generator: torch.Generator | None = None,
+) -> GANHistory:
+    """Alternate one discriminator and one generator Adam step, ``steps`` times: :func:`nicelab.fit` with a
+    :class:`GANStep`.
 
-    ``data`` is a ``(N, dim)`` tensor or a callable ``data(batch_size)``, as for :func:`nicelab.fit`.
-    Returns ``{"step", "d_loss", "g_loss", "seconds"}``, one entry per step. ``callback(step, gan)``
+    ``data`` is a ``(N, dim)`` tensor or a callable ``data(batch_size)``, as for :func:`nicelab.fit`; the
+    batch order, fresh samples and the generator's noise come from one generator (``seed`` or
+    ``generator``). Returns the per-step ``step, d_loss, g_loss, lr, seconds``. ``callback(step, gan)``
     runs every ``callback_every`` steps and at the end (e.g. to track mode coverage).
 
     Raises:
@@ -315,53 +359,27 @@ def train_gan(
     """
     if not isinstance(gan, GAN):
         raise ValueError(f"gan must be a nicelab.baselines.GAN, got {type(gan).__name__}")
-    check_positive_int(steps, "steps")
-    check_positive_int(batch_size, "batch_size")
-    check_positive_int(callback_every, "callback_every")
     if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
         raise ValueError(f"lr must be a positive finite number, got {lr!r}")
     if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
         raise ValueError(f"betas must be two numbers in [0, 1), got {betas!r}")
-    generator = torch.Generator()
-    if seed is not None:
-        torch.manual_seed(seed)
-        generator.manual_seed(seed)
-    else:
-        generator.seed()
-    next_batch = batches(data, batch_size, gan.dim, generator)
-    opt_d = torch.optim.Adam(gan.discriminator.parameters(), lr=lr, betas=betas)
-    opt_g = torch.optim.Adam(gan.generator.parameters(), lr=lr, betas=betas)
-    history: dict[str, list[float]] = {k: [] for k in GAN_HISTORY_KEYS}
-    gan.train()
-    start = time.perf_counter()
-    bar = tqdm(range(1, steps + 1), disable=not progress, desc="gan", unit="step")
-    for step in bar:
-        real = next_batch()
-        # Discriminator step on a detached fake batch, so G gets no gradient from D's loss.
-        d_loss = gan.discriminator_loss(real, gan.generate(real.shape[0]).detach())
-        opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        opt_d.step()
-        g_loss = gan.generator_loss(gan.generate(real.shape[0]))
-        opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        opt_g.step()
-        d_value, g_value = d_loss.item(), g_loss.item()
-        if not (math.isfinite(d_value) and math.isfinite(g_value)):
-            bar.close()
-            raise FloatingPointError(
-                f"GAN losses became ({d_value}, {g_value}) at step {step}; try a lower lr"
-            )
-        for key, value in zip(
-            GAN_HISTORY_KEYS, (step, d_value, g_value, time.perf_counter() - start), strict=True
-        ):
-            history[key].append(value)
-        if progress and (step % 10 == 0 or step == steps):
-            bar.set_postfix(d=f"{d_value:.3f}", g=f"{g_value:.3f}")
-        if callback is not None and (step % callback_every == 0 or step == steps):
-            callback(step, gan)
-    bar.close()
-    return history
+    source = make_generator(seed, generator)
+    state = LoopState(history=GANHistory())
+    fit(
+        gan,
+        data,
+        steps=steps,
+        batch_size=batch_size,
+        generator=source,
+        progress=progress,
+        callback=callback,
+        callback_every=callback_every,
+        step=GANStep(gan, lr, betas, source),
+        state=state,
+        desc="gan",
+    )
+    assert isinstance(state.history, GANHistory)  # the state that fit filled
+    return state.history
 
 
 @dataclass
@@ -417,4 +435,4 @@ def mode_coverage(
     )
 
 
-__all__ = ["GAN", "VAE", "ModeCoverage", "mode_coverage", "train_gan", "train_vae"]
+__all__ = ["GAN", "GANHistory", "GANStep", "VAE", "ModeCoverage", "mode_coverage", "train_gan", "train_vae"]

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import math
+import time
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 import pytest
 import torch
 from torch import nn
 
 from nicelab import NICE, fit
+from nicelab.train.loop import History, HistoryBase, LoopState
 
 
 def correlated(n: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -125,6 +129,96 @@ def test_fit_stops_with_a_clear_error_on_non_finite_loss():
     with pytest.raises(FloatingPointError, match="step 3"):
         fit(model, torch.randn(100, 2), steps=10, batch_size=10, progress=False)
     assert model.calls == 3
+
+
+def test_fit_never_touches_the_global_rng_and_its_seed_alone_fixes_the_run():
+    runs = []
+    for global_seed in (1, 2):
+        torch.manual_seed(0)
+        model = NICE(2, n_couplings=2, hidden=16, depth=1)  # same weights; then another global state
+        torch.manual_seed(global_seed)
+        before = torch.get_rng_state()
+        # correlated takes a generator: fit passes its own, so the global state neither moves nor matters
+        runs.append(fit(model, correlated, steps=5, batch_size=32, seed=4, progress=False)["loss"])
+        assert torch.equal(torch.get_rng_state(), before)
+    assert runs[0] == runs[1]
+    with pytest.raises(ValueError, match="seed or generator"):
+        fit(model, correlated, steps=1, seed=1, generator=torch.Generator(), progress=False)
+
+
+def test_fit_seconds_budget_counts_training_time_only_and_hooks_see_the_state():
+    model, seen = NICE(2, n_couplings=2, hidden=8, depth=1), []
+
+    def slow_hook(state: LoopState) -> None:
+        seen.append((state.step, state.done))
+        time.sleep(0.02)  # hook time is not training time
+
+    start = time.perf_counter()
+    history = fit(model, correlated(256), seconds=0.2, batch_size=32, hooks=[slow_hook], progress=False)
+    assert history["seconds"][-1] >= 0.2 > history["seconds"][-2]
+    assert time.perf_counter() - start > 0.2 + 0.02 * len(seen) * 0.9  # the hooks ran, uncounted
+    assert seen == [(k, k == len(seen)) for k in range(1, len(seen) + 1)]
+
+
+def test_fit_continues_a_state_and_follows_the_optimizers_groups():
+    model = NICE(2, n_couplings=2, hidden=8, depth=1)
+    scale = model.scaling.log_scale
+    others = [p for p in model.parameters() if p is not scale]
+    optimizer = torch.optim.Adam(
+        [{"params": others}, {"params": [scale], "lr": 1e-2, "warmup": False}], lr=1e-3
+    )
+    state = LoopState()
+    fit(model, correlated(256), steps=4, optimizer=optimizer, warmup=4, state=state, progress=False)
+    assert state.step == 4 and state.done
+    history = fit(model, correlated(256), steps=8, optimizer=optimizer, warmup=4, state=state, progress=False)
+    assert history is state.history and history["step"] == list(range(1, 9))
+    assert history["lr"] == pytest.approx([2.5e-4, 5e-4, 7.5e-4] + [1e-3] * 5)  # the first group's
+    assert optimizer.param_groups[1]["lr"] == pytest.approx(1e-2)  # never ramped
+    assert isinstance(history, History) and history.to_dict()["step"] == history.step
+    assert History.from_dict(history.to_dict()) == history
+    with pytest.raises(ValueError, match="history is malformed"):
+        History.from_dict({"loss": 3.0})
+
+
+class TwoLosses:
+    """A custom step: two named losses, one of them NaN at the third call."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.optimizers = [torch.optim.SGD(model.parameters(), lr=0.1)]
+        self.calls = 0
+
+    def __call__(self, batch: torch.Tensor) -> dict[str, float]:
+        self.calls += 1
+        return {"a": float(batch.mean()), "b": math.nan if self.calls == 3 else 1.0}
+
+
+@dataclass
+class TwoLossHistory(HistoryBase):
+    STEP_COLUMNS: ClassVar[tuple[str, ...]] = ("step", "a", "b", "lr", "seconds")
+
+    step: list[int] = field(default_factory=list)
+    a: list[float] = field(default_factory=list)
+    b: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+
+
+def test_fit_with_a_custom_step_records_its_losses_and_stops_on_a_non_finite_one():
+    model = NICE(2, 2, 8, 1)
+    state = LoopState(history=TwoLossHistory())
+    with pytest.raises(FloatingPointError, match=r"b = nan\) at step 3"):
+        fit(
+            model,
+            correlated(100),
+            steps=10,
+            batch_size=10,
+            step=TwoLosses(model),
+            state=state,
+            progress=False,
+        )
+    assert state.history["b"] == [1.0, 1.0] and len(state.history["a"]) == 2 and state.step == 2
+    with pytest.raises(ValueError, match="columns"):  # a step whose losses the history does not hold
+        fit(model, correlated(100), steps=1, batch_size=10, step=TwoLosses(model), progress=False)
 
 
 @pytest.mark.parametrize(("decoupled", "cls"), [(False, torch.optim.Adam), (True, torch.optim.AdamW)])
