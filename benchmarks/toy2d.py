@@ -21,7 +21,8 @@ beside them so contention is visible. Writes JSON and prints Markdown tables.
     python benchmarks/toy2d.py                                   # NICE, 5000 steps, all datasets, seeds 0-2
     python benchmarks/toy2d.py --coupling additive,affine,spline --seconds 60 --seeds 0 \\
         --out benchmarks/results/toy2d_couplings_seed0.json     # + zuko NSF / RealNVP when installed
-    python benchmarks/toy2d.py --merge a.json b.json --out all.json   # one table from separate processes
+    python benchmarks/toy2d.py --merge a.json b.json --out all.json \\
+        --readme benchmarks/README.md                            # one table from separate processes
 """
 
 from __future__ import annotations
@@ -279,6 +280,42 @@ def print_report(report: dict[str, Any]) -> None:
         )
 
 
+README_BEGIN, README_END = (
+    "<!-- toy2d:begin (written by benchmarks/toy2d.py --readme) -->",
+    "<!-- toy2d:end -->",
+)
+
+
+def readme_block(report: dict[str, Any]) -> str:
+    """The generated part of the README's toy2d section: the dataset x model grid, the rows, the verdicts."""
+    lines = [README_BEGIN, "", markdown_grid(report["summary"]), "", markdown(report["summary"]), ""]
+    for c in report["comparisons"]:
+        verdict = f"ratio {c['ratio']:.2f} to {c['rival']} ({'met' if c['ratio_met'] else 'missed'})"
+        if "absolute_met" in c:
+            verdict += f"; mean <= {c['absolute_target']}: {'met' if c['absolute_met'] else 'missed'}"
+        lines.append(f"- {c['dataset']}, {c['model']}: {verdict}, seeds {c['seeds']}")
+    return "\n".join([*lines, "", README_END])
+
+
+def update_readme(path: Path, report: dict[str, Any]) -> str:
+    """Replace the generated block of ``path``'s toy2d section (or append a new section); return the text.
+
+    Only the text between :data:`README_BEGIN` and :data:`README_END` changes, so other sections of the file
+    (edited by hand or by other benchmarks) are left exactly as they are.
+    """
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    block = readme_block(report)
+    if README_BEGIN in text and README_END in text:
+        before, rest = text.split(README_BEGIN, 1)
+        text = before + block + rest.split(README_END, 1)[1]
+    else:
+        text = (
+            text.rstrip("\n") + "\n\n## 2-D densities: coupling types side by side (toy2d)\n\n" + block + "\n"
+        )
+    path.write_text(text)
+    return text
+
+
 def merge(paths: list[Path], out: Path) -> dict[str, Any]:
     """One report from the runs of several reports (later files win for a repeated dataset/model/seed)."""
     runs: dict[tuple, dict[str, Any]] = {}
@@ -314,10 +351,13 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: CPU time = one core)")
     parser.add_argument("--merge", type=Path, nargs="+", help="combine these reports' runs into --out")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "toy2d.json")
+    parser.add_argument("--readme", type=Path, help="also write the tables into this README's toy2d section")
     args = parser.parse_args(argv)
     if args.merge:
         report = merge(args.merge, args.out)
         print_report(report)
+        if args.readme:
+            update_readme(args.readme, report)
         return report
     for name in args.datasets:
         D.get(name)  # fail early on a typo
@@ -373,6 +413,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print_report(report)
+    if args.readme:
+        update_readme(args.readme, report)
     if models == ["additive"]:
         for row in report["summary"]:
             if row["dataset"] in MIXTURES:

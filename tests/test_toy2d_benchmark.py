@@ -148,3 +148,23 @@ def test_zuko_peers_run_side_by_side(toy2d, tmp_path):
     assert report["machine"]["zuko"]
     for r in report["results"]:
         assert math.isfinite(r["kl_gap"]) and r["steps"] == 2
+
+
+def test_the_readme_section_is_replaced_in_place_and_other_sections_kept(toy2d, tmp_path):
+    argv = ["--datasets", "moons", "--coupling", "additive,spline", "--peers", "none", "--steps", "2"]
+    readme = tmp_path / "README.md"
+    readme.write_text("# Benchmarks\n\n## Widgets\nkept as is\n")
+    report = toy2d.main(
+        [*argv, "--seeds", "0", "--n-eval", "100", "--out", str(tmp_path / "r.json"), "--readme", str(readme)]
+    )
+    first = readme.read_text()
+    assert (
+        first.startswith("# Benchmarks\n\n## Widgets\nkept as is\n") and first.count(toy2d.README_BEGIN) == 1
+    )
+    assert toy2d.markdown_grid(report["summary"]) in first
+    readme.write_text(first + "\n## Later section\nalso kept\n")
+    toy2d.update_readme(readme, report | {"summary": report["summary"][:1]})
+    second = readme.read_text()
+    assert second.count(toy2d.README_BEGIN) == 1 and "| dataset | additive |" in second
+    assert "spline" not in second.split(toy2d.README_BEGIN)[1].split(toy2d.README_END)[0]
+    assert second.endswith("## Later section\nalso kept\n") and "## Widgets\nkept as is" in second
