@@ -74,6 +74,10 @@ def jacobian(f: BatchedMap, x: Tensor, *, create_graph: bool = False) -> Tensor:
     return full.permute(1, 0, 2)  # (D_out, batch, D) -> (batch, D_out, D)
 
 
+#: from this matrix size up, log_abs_det factorises the per-sample Jacobians one by one
+_BATCHED_SLOGDET_MAX_DIM = 128
+
+
 def log_abs_det(f: BatchedMap, x: Tensor) -> Tensor:
     """``log|det ∂f/∂x|`` at each sample, shape ``(batch,)``, via autograd and ``slogdet``.
 
@@ -83,7 +87,11 @@ def log_abs_det(f: BatchedMap, x: Tensor) -> Tensor:
     J = jacobian(f, x)
     if J.shape[1] != J.shape[2]:
         raise ValueError(f"log_abs_det needs a square Jacobian (f: R^D -> R^D), got {tuple(J.shape[1:])}")
-    return torch.linalg.slogdet(J).logabsdet
+    if J.shape[1] < _BATCHED_SLOGDET_MAX_DIM:
+        return torch.linalg.slogdet(J).logabsdet
+    # One matrix at a time for large D: with torch 2.13's CPU build, a *batched* slogdet of 256 x 256 or
+    # larger matrices fails inside MKL's row swaps after torch.set_num_threads(n > 1); single ones work.
+    return torch.stack([torch.linalg.slogdet(j).logabsdet for j in J])
 
 
 def _square_boundary(n_per_side: int, dtype: torch.dtype, device: torch.device) -> Tensor:
