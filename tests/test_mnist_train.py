@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import math
 import subprocess
 import sys
@@ -91,7 +93,7 @@ def test_validation_returns_the_best_validated_weights(sample, tmp_path, monkeyp
     monkeypatch.setattr(recipe, "evaluate", scripted)
     out = tmp_path / "best.pt"
     model, history = run(sample, steps=30, eval_every=10, validation=60, out=out)
-    assert history["val_ll"] == [1.0, 5.0, 3.0, 2.0] and history["best_step"] == [10.0]
+    assert history["val_ll"] == [1.0, 5.0, 3.0, 2.0] and history["best_step"] == 10
     assert recipe.selected_evaluation(history) == 1
     assert evaluate(model, sample[1]) == pytest.approx(history["test_ll"][1], rel=1e-6)
     assert evaluate(model, sample[1]) != pytest.approx(history["test_ll"][-1], rel=1e-6)
@@ -314,3 +316,63 @@ def test_training_and_evaluation_run_on_the_gpu(sample):
     assert history["test_ll"][-1] > history["test_ll"][0] and len(history["val_ll"]) == 3
     # the same CPU-seeded evaluation noise on either device: the numbers agree
     assert evaluate(model.cpu(), sample[1]) == pytest.approx(evaluate(model.cuda(), sample[1]), abs=1e-2)
+
+
+def test_the_recipe_is_validated_data_and_train_mnist_builds_it():
+    plan = recipe.MnistRecipe(steps=10, lr=1e-3)
+    assert plan.evaluation_every() == (1, None) and plan.config() == recipe.PAPER_ARCHITECTURE
+    assert recipe.MnistRecipe(minutes=2.0).evaluation_every() == (None, 12.0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        plan.lr = 1.0  # type: ignore[misc]
+    for bad, match in [
+        ({}, "budget"),
+        ({"steps": 1, "seed": -1}, "seed"),
+        ({"steps": 1, "architecture": 3}, "dict"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            recipe.MnistRecipe(**bad)
+    # train_mnist's keyword defaults are the recipe's field defaults: one source of truth for the CLI
+    signature = inspect.signature(train_mnist).parameters
+    for f in dataclasses.fields(recipe.MnistRecipe):
+        assert signature[f.name].default == f.default, f.name
+
+
+def test_a_run_depends_on_its_seed_only_and_leaves_the_global_rng_alone(sample):
+    runs = []
+    for global_seed in (1, 2):
+        torch.manual_seed(global_seed)
+        before = torch.get_rng_state()
+        model, history = run(sample, steps=4, seed=3)
+        assert torch.equal(torch.get_rng_state(), before)
+        runs.append((model.state_dict(), history.loss))
+    assert runs[0][1] == runs[1][1]
+    assert all(torch.equal(v, runs[1][0][k]) for k, v in runs[0][0].items())
+
+
+def test_history_is_a_dataclass_saved_as_a_plain_dict(sample, tmp_path):
+    _, history = run(sample, steps=4, eval_every=2, out=tmp_path / "m.pt")
+    assert isinstance(history, recipe.MnistHistory) and history.best_step == 4
+    saved = read_checkpoint(tmp_path / "m.pt")["history"]
+    assert saved == history.to_dict() and saved["best_step"] == 4 and saved["eval_step"] == [0, 2, 4]
+    assert recipe.MnistHistory.from_dict(saved) == history
+    older = {**saved, "best_step": [4.0]}  # what runs before the dataclass saved
+    assert recipe.MnistHistory.from_dict(older).best_step == 4
+    assert recipe.selected_evaluation(older) == recipe.selected_evaluation(history) == 2
+
+
+def test_training_state_round_trips_through_its_state_dict(sample, tmp_path):
+    run(sample, steps=3, out=tmp_path / "m.pt")
+    payload = read_checkpoint(tmp_path / "m.pt")
+    model = NICE(**TINY)
+    images = sample[0].reshape(-1, 784)
+    state = recipe.MnistState(
+        model=model,
+        optimizer=recipe.make_optimizer(model, 1e-3, 1e-2),
+        batches=recipe.MnistBatches(images, 50, seed=9),
+    )
+    state.load_state_dict(payload, tmp_path / "m.pt")
+    again = state.state_dict()
+    assert again["step"] == 3 and again["history"] == payload["history"]
+    assert torch.equal(again["epoch_rest"], payload["epoch_rest"])
+    assert torch.equal(again["order_generator"], payload["order_generator"])
+    assert all(torch.equal(v, payload["state_dict"][k]) for k, v in model.state_dict().items())

@@ -31,18 +31,26 @@ What the recipe does, and why (each choice was measured; see README "MNIST"):
   scaling, the prior and every evaluation stay in float32, so reported likelihoods are exact fp32
   likelihoods of the trained flow.
 
+The recipe is data: :class:`MnistRecipe` (validated on construction). :func:`train_mnist` builds one from
+its keyword arguments and trains it with :func:`nicelab.fit`: the optimizer's parameter groups
+(:func:`make_optimizer`), the cosine schedule over the budget, :class:`MnistBatches` (the data order and
+the dequantization noise, each from its own generator), a bf16 :class:`~nicelab.train.loop.GradientStep`
+and one hook, :class:`Evaluation` (test LL, early stopping on the validation LL, checkpoints).
+
 Checkpoints (``out``) are written atomically at every evaluation and at the end: model config and
-state_dict (loadable with :func:`nicelab.load_checkpoint`), optimizer state, the data-order
-generator, the recipe and the history, so ``resume=True`` continues the same run.
+state_dict (loadable with :func:`nicelab.load_checkpoint`), and the :class:`MnistState`'s
+``state_dict()`` (optimizer state, the generators and the rest of the epoch's batches, the history as
+an :class:`MnistHistory` dict, early stopping), and the recipe, so ``resume=True`` continues the same
+run, bit for bit under a step budget.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
@@ -56,8 +64,10 @@ from nicelab.checkpoint import (
 )
 from nicelab.data import DIM, bits_per_dim, dequantize, evaluate, load_mnist
 from nicelab.nice import NICE, zero_output_layers
+from nicelab.train import fit
+from nicelab.train.loop import GradientStep, HistoryBase, LoopState
 from nicelab.train.optim import fused_adam
-from nicelab.train.schedule import cosine, warmup_factor
+from nicelab.train.seeding import reset_linear_layers
 
 #: the NICE paper's MNIST architecture
 PAPER_ARCHITECTURE = {"dim": DIM, "n_couplings": 4, "hidden": 1000, "depth": 5, "prior": "logistic"}
@@ -82,14 +92,23 @@ def bf16_supported(device: torch.device) -> bool:
     return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
-def _positive(value: object, name: str) -> float:
+def _positive(value: object, name: str, *, zero: bool = False) -> float:
+    """``value`` as a float if it is a finite number > 0 (``zero``: >= 0), else ``ValueError``."""
     if (
         isinstance(value, bool)
         or not isinstance(value, (int, float))
-        or not (math.isfinite(value) and value > 0)
+        or not (math.isfinite(value) and (value > 0 or (zero and value == 0)))
     ):
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+        wanted = "a finite number >= 0" if zero else "a positive finite number"
+        raise ValueError(f"{name} must be {wanted}, got {value!r}")
     return float(value)
+
+
+def _count(value: object, name: str, what: str, minimum: int = 1) -> int:
+    """``value`` if it is an integer >= ``minimum``, else ``ValueError`` saying it must be ``what``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    return value
 
 
 def _as_images(images: Tensor, name: str) -> Tensor:
@@ -103,14 +122,143 @@ def _as_images(images: Tensor, name: str) -> Tensor:
     return images.reshape(images.shape[0], DIM)
 
 
+@dataclass(frozen=True)
+class MnistRecipe:
+    """What to train and how: every choice of the recipe, checked on construction (``ValueError``).
+
+    Attributes:
+        minutes: budget in minutes of training time (evaluation excluded); the cosine schedule spans it.
+            On resume this is the *total* budget, time already spent included.
+        steps: a budget in Adam steps instead (or as well: the run stops at whichever ends first, and
+            the schedule follows whichever is further along). At least one of the two.
+        batch_size, lr, scale_lr: Adam batch size and learning rates (``scale_lr`` for the log-scales).
+        bf16: autocast matmuls to bfloat16; ``"auto"`` turns it on only where the hardware has fast bf16
+            (AMX/AVX512-BF16 CPUs, recent GPUs). Evaluation is always float32.
+        seed: seeds the generators of the initial weights, the data order and the dequantization noise.
+        eval_every / eval_seconds: evaluate the test LL every so many steps / training seconds. Default:
+            ten evaluations over the budget. The final model is always evaluated.
+        floor: std floor of the data-dependent init.
+        zero_init: zero each coupling MLP's output layer first (every coupling starts as the identity).
+        warmup: the couplings' learning rate ramps up linearly over this many steps (the log-scales'
+            does not); see the module docstring for the dead ReLU units it prevents.
+        weight_decay: decoupled (AdamW) decay of the couplings' weight matrices (:func:`make_optimizer`).
+        validation: hold out the last ``validation`` training images (never the test set); the run then
+            returns the weights of the evaluation with the best LL on them (early stopping).
+        architecture: NICE constructor arguments; default the paper's ``NICE(784, 4, 1000, 5)``.
+    """
+
+    minutes: float | None = None
+    steps: int | None = None
+    batch_size: int = 200
+    lr: float = 2e-3
+    scale_lr: float = 2e-2
+    bf16: bool | str = "auto"
+    seed: int = 0
+    eval_every: int | None = None
+    eval_seconds: float | None = None
+    floor: float = 0.05
+    zero_init: bool = True
+    warmup: int = 3000
+    weight_decay: float = 1.0
+    validation: int = 0
+    architecture: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if self.minutes is None and self.steps is None:
+            raise ValueError("give a budget: minutes=... and/or steps=...")
+        if self.minutes is not None:
+            _positive(self.minutes, "minutes")
+        if self.steps is not None:
+            _count(self.steps, "steps", "a positive integer")
+        _count(self.batch_size, "batch_size", "a positive integer")
+        _positive(self.lr, "lr"), _positive(self.scale_lr, "scale_lr"), _positive(self.floor, "floor")
+        if self.bf16 not in (True, False, "auto"):
+            raise ValueError(f"bf16 must be True, False or 'auto', got {self.bf16!r}")
+        _count(self.seed, "seed", "a non-negative integer", minimum=0)
+        if self.eval_every is not None:
+            _count(self.eval_every, "eval_every", "a positive integer")
+        if self.eval_seconds is not None:
+            _positive(self.eval_seconds, "eval_seconds")
+        _count(self.warmup, "warmup", "a positive integer number of steps")
+        _positive(self.weight_decay, "weight_decay", zero=True)
+        _count(self.validation, "validation", "a number of held-out images >= 0", minimum=0)
+        if self.architecture is not None and not isinstance(self.architecture, dict):
+            raise ValueError(f"architecture must be a dict of NICE arguments, got {self.architecture!r}")
+
+    @property
+    def budget_seconds(self) -> float | None:
+        return None if self.minutes is None else 60.0 * self.minutes
+
+    def config(self) -> dict[str, Any]:
+        """The NICE constructor arguments."""
+        return dict(PAPER_ARCHITECTURE if self.architecture is None else self.architecture)
+
+    def evaluation_every(self) -> tuple[int | None, float | None]:
+        """``(eval_every, eval_seconds)``; by default ten evaluations over the budget (at least 5 s apart)."""
+        if self.eval_every is not None or self.eval_seconds is not None:
+            return self.eval_every, self.eval_seconds
+        if self.steps is not None:
+            return max(1, self.steps // 10), None
+        return None, max(60.0 * float(self.minutes or 0.0) / 10, 5.0)
+
+
+@dataclass
+class MnistHistory(HistoryBase):
+    """The recipe's history: per step ``step, loss, lr, seconds`` (loss: batch NLL in nats; seconds:
+    training time), per evaluation ``eval_step, eval_seconds, test_ll, test_bpd`` (nats, bits/dim) and
+    ``val_ll`` (only with ``validation``), and ``best_step``: the step whose weights the run returns."""
+
+    STEP_COLUMNS: ClassVar[tuple[str, ...]] = STEP_KEYS
+
+    step: list[int] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    eval_step: list[int] = field(default_factory=list)
+    eval_seconds: list[float] = field(default_factory=list)
+    test_ll: list[float] = field(default_factory=list)
+    test_bpd: list[float] = field(default_factory=list)
+    val_ll: list[float] = field(default_factory=list)
+    best_step: int = 0
+
+    @classmethod
+    def from_dict(cls, data: object) -> MnistHistory:
+        """:meth:`HistoryBase.from_dict`, also reading the one-element ``best_step`` list of older runs."""
+        if isinstance(data, dict) and isinstance(data.get("best_step"), list):
+            data = {**data, "best_step": int(data["best_step"][0]) if data["best_step"] else 0}
+        if isinstance(data, dict) and not isinstance(data.get("best_step", 0), (int, float)):
+            raise ValueError("history is malformed (best_step is not a number)")
+        return super().from_dict(data)
+
+    def record_evaluation(self, step: int, seconds: float, test_ll: float, val_ll: float | None) -> None:
+        self.eval_step.append(step)
+        self.eval_seconds.append(seconds)
+        self.test_ll.append(test_ll)
+        self.test_bpd.append(float(bits_per_dim(test_ll)))
+        if val_ll is not None:
+            self.val_ll.append(val_ll)
+
+
+def selected_evaluation(history: MnistHistory | dict[str, Any]) -> int:
+    """Index into the per-evaluation history lists of the returned weights' evaluation.
+
+    That is the last evaluation of ``history["best_step"]``: the final one, or with ``validation`` the one
+    with the best validation LL. Takes an :class:`MnistHistory` or the dict a checkpoint holds.
+    """
+    best = history["best_step"]
+    best = best[0] if isinstance(best, list) else best  # checkpoints of older runs: a one-element list
+    return max(k for k, s in enumerate(history["eval_step"]) if s == best)
+
+
 def make_optimizer(model: NICE, lr: float, scale_lr: float, weight_decay: float = 0.0) -> torch.optim.AdamW:
     """Adam (standard betas): the couplings at ``lr``, the log-scales at ``scale_lr``.
 
     ``weight_decay`` is decoupled (AdamW: every step ``w <- w - lr_t * weight_decay * w``, scaled by
     the same schedule as the gradient step) and applies to the couplings' weight matrices only, not
     to biases or the log-scales: it limits how sharply the couplings can fit the training images,
-    while the scales stay free to match each pixel's spread. Uses the fused implementation where this
-    torch build has it (one kernel for all parameters).
+    while the scales stay free to match each pixel's spread. The log-scales' group is not warmed up
+    (``"warmup": False``, read by :class:`~nicelab.train.loop.Schedule`). Uses the fused implementation
+    where this torch build has it (one kernel for all parameters).
     """
     scale = model.scaling.log_scale
     matrices = [p for p in model.couplings.parameters() if p.dim() >= 2]
@@ -125,17 +273,88 @@ def make_optimizer(model: NICE, lr: float, scale_lr: float, weight_decay: float 
     return fused_adam(groups, lr=lr, decoupled=True)
 
 
-def selected_evaluation(history: dict[str, list[float]]) -> int:
-    """Index into the per-evaluation history lists of the returned weights' evaluation.
-
-    That is the last evaluation of ``history["best_step"]``: the final one, or with ``validation`` the one
-    with the best validation LL.
-    """
-    return max(k for k, s in enumerate(history["eval_step"]) if s == history["best_step"][0])
-
-
 def _copy_state(model: torch.nn.Module) -> dict[str, Tensor]:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _generator_state(generator: torch.Generator, state: object, source: Path) -> None:
+    try:
+        generator.set_state(state)  # type: ignore[arg-type]  # checked by torch
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"{source}: cannot resume (a random generator state is corrupt: {err})") from err
+
+
+class MnistBatches:
+    """Training batches: one shuffle per epoch (``order`` generator; the last partial batch is dropped) and
+    fresh dequantization noise ``x = (k + u) / 256`` for every batch (``noise`` generator).
+
+    ``state_dict()`` holds both generators and the rest of this epoch's batches, so a resumed run draws
+    exactly the batches the interrupted one would have.
+    """
+
+    def __init__(self, images: Tensor, batch_size: int, seed: int) -> None:
+        self.images, self.batch_size = images, batch_size
+        self.order = torch.Generator(device="cpu").manual_seed(seed)
+        self.noise = torch.Generator(device=images.device).manual_seed(seed + 1)
+        self.queue: list[Tensor] = []  # the rest of this epoch's shuffled batches (index tensors)
+
+    def __call__(self, n: int) -> Tensor:
+        if n != self.batch_size:
+            raise ValueError(f"MnistBatches draws batches of {self.batch_size}, not {n}")
+        if not self.queue:
+            count = self.images.shape[0]
+            perm = torch.randperm(count, generator=self.order).to(self.images.device)
+            self.queue = list(perm[: count - count % n].split(n))
+        return dequantize(self.images[self.queue.pop(0)], self.noise)
+
+    def state_dict(self) -> dict[str, Tensor]:
+        rest = torch.cat(self.queue).cpu() if self.queue else torch.empty(0, dtype=torch.long)
+        return {
+            "order_generator": self.order.get_state(),
+            "noise_generator": self.noise.get_state().cpu(),
+            "epoch_rest": rest,
+        }
+
+    def load_state_dict(self, state: dict[str, Any], source: Path) -> None:
+        """Restore :meth:`state_dict`'s output; ``ValueError`` naming ``source`` if it does not fit."""
+        rest = state.get("epoch_rest", torch.empty(0, dtype=torch.long))
+        if not isinstance(rest, Tensor) or rest.dtype != torch.long or rest.dim() != 1:
+            raise ValueError(f"{source}: cannot resume (field 'epoch_rest' is not a 1-D index tensor)")
+        if rest.numel() and not (0 <= int(rest.min()) and int(rest.max()) < self.images.shape[0]):
+            raise ValueError(
+                f"{source}: cannot resume: it was saved for a training set larger than this run's "
+                f"{self.images.shape[0]} images (other data or another --validation)"
+            )
+        _generator_state(self.order, state["order_generator"], source)
+        _generator_state(self.noise, state["noise_generator"], source)
+        # an empty rest (a checkpoint at the end of an epoch) means: shuffle anew at the next step
+        self.queue = list(rest.to(self.images.device).split(self.batch_size)) if rest.numel() else []
+
+
+@dataclass
+class EarlyStopping:
+    """The best validated weights so far: their validation LL, step and a copy of the state_dict."""
+
+    val_ll: float = -math.inf
+    step: int = 0
+    weights: dict[str, Tensor] | None = None
+
+    def offer(self, val_ll: float, step: int, model: torch.nn.Module) -> None:
+        if val_ll > self.val_ll:
+            self.val_ll, self.step, self.weights = val_ll, step, _copy_state(model)
+
+    def state_dict(self) -> dict[str, Any]:
+        if self.weights is None:
+            return {}
+        return {"best_state_dict": self.weights, "best_val_ll": self.val_ll, "best_step": self.step}
+
+    def load_state_dict(self, state: dict[str, Any], source: Path, model: NICE) -> None:
+        if "best_state_dict" not in state:
+            return
+        check_state_dict(source, state["best_state_dict"], model)
+        device = model.scaling.log_scale.device
+        self.val_ll, self.step = float(state["best_val_ll"]), int(state["best_step"])
+        self.weights = {k: v.to(device) for k, v in state["best_state_dict"].items()}
 
 
 #: checkpoint fields a resumable (training) checkpoint must have, and their types
@@ -149,57 +368,53 @@ RESUME_FIELDS: dict[str, type | tuple[type, ...]] = {
 }
 
 
-def _resume(
-    checkpoint: Path,
-    model: NICE,
-    optimizer: torch.optim.Optimizer,
-    order_gen: torch.Generator,
-    noise_gen: torch.Generator,
-    n: int,
-) -> dict[str, Any]:
-    """Restore a run from ``checkpoint`` into ``model``, ``optimizer`` and the generators.
+@dataclass(kw_only=True)
+class MnistState(LoopState):
+    """A run in progress: the loop's step, training seconds and history, plus the model, its optimizer,
+    the batches (generators and epoch) and early stopping. ``state_dict()`` is what a checkpoint saves
+    besides the model's weights; ``load_state_dict()`` restores all of it (the model's weights included)."""
 
-    Returns ``step``, ``train_seconds``, ``history``, ``best`` (early stopping) and ``epoch_rest`` (the
-    indices of this epoch's batches not yet drawn; empty at an epoch boundary). Every field is checked
-    first, so a broken or foreign checkpoint gives one ``ValueError`` rather than a traceback mid-run.
-    """
-    payload = read_checkpoint(checkpoint)
-    if payload["config"] != model.config():
-        raise ValueError(
-            f"{checkpoint} holds architecture {payload['config']}, but this run trains {model.config()}; "
-            "use another --out or the same architecture"
-        )
-    if "optimizer" not in payload or "train_seconds" not in payload:
-        raise ValueError(f"{checkpoint} is a model-only checkpoint; it cannot resume training")
-    for key, kind in RESUME_FIELDS.items():
-        if not isinstance(payload.get(key), kind) or isinstance(payload.get(key), bool):
-            raise ValueError(f"{checkpoint}: cannot resume (field {key!r} is missing or malformed)")
-    rest = payload.get("epoch_rest", torch.empty(0, dtype=torch.long))
-    if not isinstance(rest, Tensor) or rest.dtype != torch.long or rest.dim() != 1:
-        raise ValueError(f"{checkpoint}: cannot resume (field 'epoch_rest' is not a 1-D index tensor)")
-    if rest.numel() and not (0 <= int(rest.min()) and int(rest.max()) < n):
-        raise ValueError(
-            f"{checkpoint}: cannot resume: it was saved for a training set larger than this run's {n} "
-            "images (other data or another --validation)"
-        )
-    # a finished early-stopped run keeps its best weights as "state_dict", its last as "last_state_dict"
-    weights = payload.get("last_state_dict", payload["state_dict"])
-    check_state_dict(checkpoint, weights, model)
-    best: dict[str, Any] = {"val_ll": -math.inf, "step": 0, "state_dict": None}
-    if "best_state_dict" in payload:
-        check_state_dict(checkpoint, payload["best_state_dict"], model)
-        device = model.scaling.log_scale.device
-        best = {
-            "val_ll": float(payload["best_val_ll"]),
-            "step": int(payload["best_step"]),
-            "state_dict": {k: v.to(device) for k, v in payload["best_state_dict"].items()},
+    model: NICE
+    optimizer: torch.optim.Optimizer
+    batches: MnistBatches
+    history: MnistHistory = field(default_factory=MnistHistory)
+    best: EarlyStopping = field(default_factory=EarlyStopping)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            **self.best.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            **self.batches.state_dict(),
+            "history": self.history.to_dict(),
+            "step": self.step,
+            "train_seconds": self.seconds,
         }
-    model.load_state_dict(weights)
+
+    def load_state_dict(self, payload: dict[str, Any], source: Path) -> None:
+        """Restore a checkpoint's run; every field is checked first, so a broken or foreign checkpoint
+        gives one ``ValueError`` rather than a traceback mid-run."""
+        if "optimizer" not in payload or "train_seconds" not in payload:
+            raise ValueError(f"{source} is a model-only checkpoint; it cannot resume training")
+        for key, kind in RESUME_FIELDS.items():
+            if not isinstance(payload.get(key), kind) or isinstance(payload.get(key), bool):
+                raise ValueError(f"{source}: cannot resume (field {key!r} is missing or malformed)")
+        history = MnistHistory.from_dict(payload["history"])
+        # a finished early-stopped run keeps its best weights as "state_dict", its last as "last_state_dict"
+        weights = payload.get("last_state_dict", payload["state_dict"])
+        check_state_dict(source, weights, self.model)
+        self.best.load_state_dict(payload, source, self.model)
+        self.batches.load_state_dict(payload, source)  # checks the indices before anything is loaded
+        self.model.load_state_dict(weights)
+        _load_optimizer(self.optimizer, payload["optimizer"], source)
+        self.history, self.step, self.seconds = history, payload["step"], float(payload["train_seconds"])
+
+
+def _load_optimizer(optimizer: torch.optim.Optimizer, state: dict[str, Any], source: Path) -> None:
     try:
-        optimizer.load_state_dict(payload["optimizer"])
+        optimizer.load_state_dict(state)
     except (ValueError, KeyError, TypeError) as err:  # e.g. an older recipe with other parameter groups
         raise ValueError(
-            f"{checkpoint}: its optimizer state does not fit this recipe's optimizer ({err}); it was "
+            f"{source}: its optimizer state does not fit this recipe's optimizer ({err}); it was "
             "saved by another version of the recipe. Load the model with nicelab.load_checkpoint, "
             "or train into a new --out"
         ) from err
@@ -207,22 +422,197 @@ def _resume(
         for p in group["params"]:
             moments = [v for v in optimizer.state.get(p, {}).values() if isinstance(v, Tensor) and v.dim()]
             if any(v.shape != p.shape for v in moments):
-                raise ValueError(f"{checkpoint}: cannot resume (optimizer moments do not fit the weights)")
+                raise ValueError(f"{source}: cannot resume (optimizer moments do not fit the weights)")
+
+
+class Evaluation:
+    """The recipe's hook for :func:`nicelab.fit`: when due, and at the last step, measure the test LL (and the
+    validation LL, for early stopping), then save the checkpoint. Not counted as training time."""
+
+    def __init__(
+        self,
+        test: Tensor,
+        validation: Tensor | None,
+        every: tuple[int | None, float | None],
+        save: Any,
+    ) -> None:
+        self.test, self.validation, self.save = test, validation, save
+        self.every_steps, self.every_seconds = every
+        self.last_seconds = 0.0
+
+    def evaluate(self, state: MnistState) -> None:
+        """Record one evaluation of ``state.model`` at its current step."""
+        ll = evaluate(state.model, self.test, batch_size=1000)
+        val = None
+        if self.validation is not None:
+            # the selection sees held-out *training* images only; the test LL is just recorded
+            val = evaluate(state.model, self.validation, batch_size=1000)
+            state.best.offer(val, state.step, state.model)
+        state.history.record_evaluation(state.step, state.seconds, ll, val)
+        state.notes["test_ll"] = f"{ll:.1f}"
+        self.last_seconds = state.seconds
+
+    def __call__(self, state: LoopState) -> None:
+        assert isinstance(state, MnistState)  # the recipe's fit runs on its own state
+        due = (self.every_steps is not None and state.step % self.every_steps == 0) or (
+            self.every_seconds is not None and state.seconds - self.last_seconds >= self.every_seconds
+        )
+        if due or state.done:
+            self.evaluate(state)
+            self.save(state)
+            state.model.train()
+
+
+def _recipe_record(recipe: MnistRecipe, batch_size: int, bf16: bool) -> dict[str, Any]:
+    """The recipe as saved in a checkpoint (the batch size and bf16 as this run used them)."""
+    record = asdict(recipe)
+    for key in ("eval_every", "eval_seconds", "architecture"):
+        record.pop(key)
+    return record | {"batch_size": batch_size, "bf16": bf16}
+
+
+def _device(device: str | torch.device | None) -> torch.device:
+    if device is not None:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _images(
+    recipe: MnistRecipe, train: Tensor | None, test: Tensor | None, root: Any, dev: torch.device
+) -> tuple[Tensor, Tensor | None, Tensor]:
+    """``(train, validation or None, test)`` uint8 ``(N, 784)`` on ``dev``; default the full MNIST."""
+    train_u8 = _as_images(train, "train_images") if train is not None else None
+    test_u8 = _as_images(test, "test_images") if test is not None else None
+    if train_u8 is None:
+        train_u8 = _as_images(load_mnist("train", root=root)[0], "train_images")
+    if test_u8 is None:
+        test_u8 = _as_images(load_mnist("test", root=root)[0], "test_images")
+    if recipe.validation >= train_u8.shape[0]:
+        raise ValueError(
+            f"validation={recipe.validation} would hold out all {train_u8.shape[0]} training images; "
+            "keep some to train on"
+        )
+    n = train_u8.shape[0] - recipe.validation
+    val_u8 = train_u8[n:].to(dev) if recipe.validation else None
+    return train_u8[:n].to(dev), val_u8, test_u8.to(dev)
+
+
+def _model(recipe: MnistRecipe, dev: torch.device) -> NICE:
+    """The untrained NICE, its weights drawn from a generator seeded by the recipe (global RNG untouched)."""
+    config = recipe.config()
     try:
-        order_gen.set_state(payload["order_generator"])
-        noise_gen.set_state(payload["noise_generator"])
-    except (RuntimeError, TypeError) as err:
-        raise ValueError(f"{checkpoint}: cannot resume (a random generator state is corrupt: {err})") from err
-    history = payload["history"]
-    if not all(isinstance(history.get(k, []), list) for k in STEP_KEYS + EVAL_KEYS):
-        raise ValueError(f"{checkpoint}: cannot resume (its history is malformed)")
-    return {
-        "step": payload["step"],
-        "train_seconds": float(payload["train_seconds"]),
-        "history": {k: list(history.get(k, [])) for k in STEP_KEYS + EVAL_KEYS},
-        "best": best,
-        "epoch_rest": rest,
-    }
+        with torch.random.fork_rng(devices=[]):  # the constructor's own draws are undone
+            model = NICE(**config)
+    except TypeError as err:
+        raise ValueError(f"architecture {config} is not a set of NICE arguments: {err}") from err
+    if model.dim != DIM:
+        raise ValueError(f"MNIST needs dim={DIM}, got architecture {config}")
+    reset_linear_layers(model, torch.Generator().manual_seed(recipe.seed + 2))
+    return model.to(dev)
+
+
+def _start(recipe: MnistRecipe, state: MnistState, checkpoint: Path | None, resume: bool) -> None:
+    """Resume ``state`` from ``checkpoint``, or initialise a new run (zeroed outputs, data-dependent init)."""
+    if resume and checkpoint is not None and checkpoint.is_file():
+        payload = read_checkpoint(checkpoint)
+        if payload["config"] != state.model.config():
+            raise ValueError(
+                f"{checkpoint} holds architecture {payload['config']}, but this run trains "
+                f"{state.model.config()}; use another --out or the same architecture"
+            )
+        state.load_state_dict(payload, checkpoint)
+        return
+    if recipe.zero_init:
+        zero_output_layers(state.model)
+    images = state.batches.images
+    init = dequantize(images[: min(images.shape[0], 10_000)], state.batches.noise)
+    state.model.init_from_data(init, floor=recipe.floor)
+
+
+def _saver(checkpoint: Path | None, record: dict[str, Any]) -> Any:
+    """``save(state, last=None)``: write the run's checkpoint (no-op without ``out``).
+
+    With early stopping the file's model is the selected one and ``last`` (the last weights) stays for resume.
+    """
+
+    def save(state: MnistState, last: dict[str, Tensor] | None = None) -> None:
+        if checkpoint is None:
+            return
+        extra = state.state_dict() | ({"last_state_dict": last} if last is not None else {})
+        save_checkpoint(checkpoint, state.model, **extra, recipe=record)
+
+    return save
+
+
+def run_recipe(
+    recipe: MnistRecipe,
+    out: str | os.PathLike[str] | None = None,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    train_images: Tensor | None = None,
+    test_images: Tensor | None = None,
+    root: str | os.PathLike[str] | None = None,
+    device: str | torch.device | None = None,
+    threads: int | None = None,
+) -> tuple[NICE, MnistHistory]:
+    """Train ``recipe`` with :func:`nicelab.fit`; return the model (eval mode) and its history.
+
+    The arguments besides ``recipe`` say where the run happens, not what it learns: see :func:`train_mnist`.
+    """
+    if not isinstance(recipe, MnistRecipe):
+        raise ValueError(f"recipe must be an MnistRecipe, got {type(recipe).__name__}")
+    if resume and out is None:
+        raise ValueError("resume=True needs out=PATH (the checkpoint to continue)")
+    checkpoint = Path(out) if out is not None else None
+    if checkpoint is not None:
+        check_writable(checkpoint)  # fail now, not at the first save after minutes of training
+        remove_stale_temporaries(checkpoint)  # left by a run killed while it was saving
+    if threads is not None:
+        torch.set_num_threads(threads)
+    dev = _device(device)
+    use_bf16 = bf16_supported(dev) if recipe.bf16 == "auto" else bool(recipe.bf16)
+    train_u8, val_u8, test_u8 = _images(recipe, train_images, test_images, root, dev)
+    batch_size = min(recipe.batch_size, train_u8.shape[0])
+    model = _model(recipe, dev)
+    optimizer = make_optimizer(model, recipe.lr, recipe.scale_lr, float(recipe.weight_decay))
+    state = MnistState(
+        model=model, optimizer=optimizer, batches=MnistBatches(train_u8, batch_size, recipe.seed)
+    )
+    _start(recipe, state, checkpoint, resume)
+    save = _saver(checkpoint, _recipe_record(recipe, batch_size, use_bf16))
+    evaluation = Evaluation(test_u8, val_u8, recipe.evaluation_every(), save)
+    if not state.history.eval_step:
+        evaluation.evaluate(state)  # the step-0 starting point of the curve
+    evaluation.last_seconds = state.history.eval_seconds[-1]
+    autocast = torch.bfloat16 if use_bf16 else None
+    fit(
+        model,
+        state.batches,
+        steps=recipe.steps,
+        seconds=recipe.budget_seconds,
+        batch_size=batch_size,
+        progress=progress,
+        schedule="cosine",
+        warmup=recipe.warmup,
+        step=GradientStep(lambda x: -model.log_prob(x).mean(), optimizer, autocast=autocast),
+        hooks=[evaluation],
+        state=state,
+        desc="NICE on MNIST",
+    )
+    return _finish(state, save), state.history
+
+
+def _finish(state: MnistState, save: Any) -> NICE:
+    """Select the returned weights (early stopping: the best validated ones), save, return the model."""
+    state.history.best_step = state.step
+    last = None
+    if state.best.weights is not None:
+        state.history.best_step = state.best.step
+        last = _copy_state(state.model)
+        state.model.load_state_dict(state.best.weights)
+    save(state, last)
+    return state.model.eval()
 
 
 def train_mnist(
@@ -250,45 +640,23 @@ def train_mnist(
     architecture: dict[str, Any] | None = None,
     device: str | torch.device | None = None,
     threads: int | None = None,
-) -> tuple[NICE, dict[str, list[float]]]:
+) -> tuple[NICE, MnistHistory]:
     """Train NICE on MNIST by maximum likelihood; return ``(model, history)``.
 
+    The recipe's arguments (``minutes``, ``steps``, ``batch_size`` … ``architecture``) are the fields of
+    :class:`MnistRecipe`, documented there; this builds one and runs it (:func:`run_recipe`). The others:
+
     Args:
-        minutes: training budget in minutes of training time (evaluation excluded); the cosine
-            schedule spans it. On ``resume`` this is the *total* budget, time already spent included.
-        steps: a budget in Adam steps instead (or as well: the run stops at whichever ends first,
-            and the schedule follows whichever is further along).
         out: checkpoint path, written atomically at each evaluation and at the end.
         resume: continue from ``out`` if it exists (same architecture, optimizer state, data order).
-        batch_size, lr, scale_lr: Adam batch size and learning rates (``scale_lr`` for the log-scales).
-        bf16: autocast matmuls to bfloat16; ``"auto"`` (default) turns it on only where the hardware
-            has fast bf16 (AMX/AVX512-BF16 CPUs, recent GPUs). Evaluation is always float32, so the
-            reported LL is the exact fp32 likelihood of the trained flow.
-        eval_every / eval_seconds: evaluate the test LL every so many steps / training seconds.
-            Default: ten evaluations over the budget. The final model is always evaluated.
+        progress: show a progress bar.
         train_images, test_images: uint8 pixels; default the full MNIST from :func:`load_mnist`
             (``root``). For a quick run pass the bundled sample: ``load_sample("train")[0]``.
-        floor: std floor of the data-dependent init.
-        zero_init: zero each coupling MLP's output layer first, so every coupling starts as the
-            identity and the data-dependent scales see the data itself, not random coupling noise.
-        warmup: the couplings' learning rate ramps up linearly over this many steps (the
-            log-scales' does not). Adam's first steps move every weight by about ``lr`` in the
-            sign of its gradient, which shifts a 1000-input unit's pre-activation by ~1 at once and
-            switches many ReLU units off for good; see README "MNIST" for the measured dead units.
-        weight_decay: decoupled (AdamW) decay of the couplings' weight matrices, see
-            :func:`make_optimizer`; 0 is plain Adam. The default 1.0 keeps long runs from overfitting.
-        validation: hold out the last ``validation`` training images (never the test set); each
-            evaluation then also measures their LL, and the run returns (and finally checkpoints)
-            the weights of the evaluation with the best validation LL: early stopping for budgets
-            long enough to overfit. 0 (default): train on all images and return the last weights.
-        architecture: NICE constructor arguments; default the paper's ``NICE(784, 4, 1000, 5)``.
         device: default CUDA when available, else CPU. threads: ``torch.set_num_threads``.
 
     Returns:
-        The trained model (float32, eval mode) and a history with per-step ``step, loss, lr,
-        seconds`` (loss: batch NLL in nats; seconds: training time), per-evaluation
-        ``eval_step, eval_seconds, test_ll, test_bpd`` (test LL in nats, bits/dim) and ``val_ll``
-        (only with ``validation``), and ``best_step``: ``[the step whose weights are returned]``.
+        The trained model (float32, eval mode) and its :class:`MnistHistory` (``history["test_ll"]`` reads
+        a column); with ``validation`` the model has the weights of the best validated evaluation.
 
     Example (seconds, bundled sample)::
 
@@ -297,220 +665,39 @@ def train_mnist(
                                      test_images=load_sample("test")[0],
                                      architecture=dict(PAPER_ARCHITECTURE, hidden=200, depth=2))
     """
-    if minutes is None and steps is None:
-        raise ValueError("give a budget: minutes=... and/or steps=...")
-    budget_s = _positive(minutes, "minutes") * 60.0 if minutes is not None else math.inf
-    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
-        raise ValueError(f"steps must be a positive integer, got {steps!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    lr, scale_lr = _positive(lr, "lr"), _positive(scale_lr, "scale_lr")
-    _positive(floor, "floor")
-    if bf16 not in (True, False, "auto"):
-        raise ValueError(f"bf16 must be True, False or 'auto', got {bf16!r}")
-    if eval_every is not None and (
-        isinstance(eval_every, bool) or not isinstance(eval_every, int) or eval_every < 1
-    ):
-        raise ValueError(f"eval_every must be a positive integer, got {eval_every!r}")
-    if eval_seconds is not None:
-        _positive(eval_seconds, "eval_seconds")
-    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 1:
-        raise ValueError(f"warmup must be a positive integer number of steps, got {warmup!r}")
-    if (
-        isinstance(weight_decay, bool)
-        or not isinstance(weight_decay, (int, float))
-        or not (math.isfinite(weight_decay) and weight_decay >= 0)
-    ):
-        raise ValueError(f"weight_decay must be a finite number >= 0, got {weight_decay!r}")
-    if isinstance(validation, bool) or not isinstance(validation, int) or validation < 0:
-        raise ValueError(f"validation must be a number of held-out images >= 0, got {validation!r}")
-    if resume and out is None:
-        raise ValueError("resume=True needs out=PATH (the checkpoint to continue)")
-    checkpoint = Path(out) if out is not None else None
-    if checkpoint is not None:
-        check_writable(checkpoint)  # fail now, not at the first save after minutes of training
-        remove_stale_temporaries(checkpoint)  # left by a run killed while it was saving
-    if threads is not None:
-        torch.set_num_threads(threads)
-    dev = (
-        torch.device(device)
-        if device is not None
-        else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    recipe = MnistRecipe(
+        minutes=minutes,
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        scale_lr=scale_lr,
+        bf16=bf16,
+        seed=seed,
+        eval_every=eval_every,
+        eval_seconds=eval_seconds,
+        floor=floor,
+        zero_init=zero_init,
+        warmup=warmup,
+        weight_decay=weight_decay,
+        validation=validation,
+        architecture=architecture,
     )
-    use_bf16 = bf16_supported(dev) if bf16 == "auto" else bool(bf16)
-
-    train_u8 = _as_images(train_images, "train_images") if train_images is not None else None
-    test_u8 = _as_images(test_images, "test_images") if test_images is not None else None
-    if train_u8 is None:
-        train_u8 = _as_images(load_mnist("train", root=root)[0], "train_images")
-    if test_u8 is None:
-        test_u8 = _as_images(load_mnist("test", root=root)[0], "test_images")
-    if validation >= train_u8.shape[0]:
-        raise ValueError(
-            f"validation={validation} would hold out all {train_u8.shape[0]} training images; "
-            "keep some to train on"
-        )
-    n = train_u8.shape[0] - validation
-    val_u8 = train_u8[n:].to(dev) if validation else None
-    train_u8, test_u8 = train_u8[:n].to(dev), test_u8.to(dev)
-    batch_size = min(batch_size, n)
-
-    config = dict(PAPER_ARCHITECTURE if architecture is None else architecture)
-    try:
-        with torch.random.fork_rng(devices=[]):  # weights depend on seed only; global RNG untouched
-            torch.manual_seed(seed)
-            model = NICE(**config).to(dev)
-    except TypeError as err:
-        raise ValueError(f"architecture {config} is not a set of NICE arguments: {err}") from err
-    if model.dim != DIM:
-        raise ValueError(f"MNIST needs dim={DIM}, got architecture {config}")
-    optimizer = make_optimizer(model, lr, scale_lr, float(weight_decay))
-    order_gen = torch.Generator(device="cpu").manual_seed(seed)
-    noise_gen = torch.Generator(device=dev).manual_seed(seed + 1)
-    history: dict[str, list[float]] = {k: [] for k in STEP_KEYS + EVAL_KEYS}
-    step, trained_s = 0, 0.0
-    best: dict[str, Any] = {"val_ll": -math.inf, "step": 0, "state_dict": None}  # early stopping
-    queue: list[Tensor] = []  # the rest of this epoch's shuffled batches
-
-    if resume and checkpoint is not None and checkpoint.is_file():
-        state = _resume(checkpoint, model, optimizer, order_gen, noise_gen, n)
-        step, trained_s = state["step"], state["train_seconds"]
-        history, best = state["history"], state["best"]
-        # an empty rest (a checkpoint at the end of an epoch) means: shuffle anew at the next step
-        rest = state["epoch_rest"].to(dev)
-        queue = list(rest.split(batch_size)) if rest.numel() else []
-    else:
-        if zero_init:
-            zero_output_layers(model)
-        init = dequantize(train_u8[: min(n, 10_000)], noise_gen).to(dev)
-        model.init_from_data(init, floor=floor)
-
-    def progress_of(s: int, secs: float) -> float:
-        return max(s / steps if steps is not None else 0.0, secs / budget_s)
-
-    if eval_every is None and eval_seconds is None:
-        if steps is not None:
-            eval_every = max(1, steps // 10)
-        else:
-            eval_seconds = max(budget_s / 10, 5.0)
-
-    def evaluate_now() -> None:
-        ll = evaluate(model, test_u8, batch_size=1000)
-        history["eval_step"].append(step)
-        history["eval_seconds"].append(trained_s)
-        history["test_ll"].append(ll)
-        history["test_bpd"].append(float(bits_per_dim(ll)))
-        if val_u8 is not None:
-            # the selection sees held-out *training* images only; the test LL is just recorded
-            val = evaluate(model, val_u8, batch_size=1000)
-            history["val_ll"].append(val)
-            if val > best["val_ll"]:
-                best.update(val_ll=val, step=step, state_dict=_copy_state(model))
-
-    def save(last: dict[str, Tensor] | None = None) -> None:
-        if checkpoint is None:
-            return
-        extra: dict[str, Any] = {}
-        if best["state_dict"] is not None:
-            extra = {
-                "best_state_dict": best["state_dict"],
-                "best_val_ll": best["val_ll"],
-                "best_step": best["step"],
-            }
-        if last is not None:  # the file's model is the selected one; the last weights stay for resume
-            extra["last_state_dict"] = last
-        save_checkpoint(
-            checkpoint,
-            model,
-            **extra,
-            optimizer=optimizer.state_dict(),
-            order_generator=order_gen.get_state(),
-            epoch_rest=torch.cat(queue).cpu() if queue else torch.empty(0, dtype=torch.long),
-            noise_generator=noise_gen.get_state().cpu(),
-            history=history,
-            step=step,
-            train_seconds=trained_s,
-            recipe={
-                "minutes": minutes,
-                "steps": steps,
-                "batch_size": batch_size,
-                "lr": lr,
-                "scale_lr": scale_lr,
-                "bf16": use_bf16,
-                "seed": seed,
-                "floor": floor,
-                "zero_init": zero_init,
-                "warmup": warmup,
-                "weight_decay": weight_decay,
-                "validation": validation,
-            },
-        )
-
-    from tqdm.auto import tqdm
-
-    if not history["eval_step"]:
-        evaluate_now()  # the step-0 (or resumed) starting point of the curve
-    total = steps if steps is not None and budget_s == math.inf else 1000
-    bar = tqdm(
-        total=total, disable=not progress, desc="NICE on MNIST", unit="step" if total == steps else "‰"
-    )
-    bar.update(min(total, round(progress_of(step, trained_s) * total)))
-    last_eval_s = history["eval_seconds"][-1]
-    model.train()
-    while progress_of(step, trained_s) < 1.0:
-        t0 = time.perf_counter()
-        factor = cosine(progress_of(step, trained_s))
-        ramp = warmup_factor(step, warmup)
-        for group in optimizer.param_groups:
-            group["lr"] = group["base_lr"] * factor * (ramp if group.get("warmup") else 1.0)
-        if not queue:  # one shuffle per epoch; the last partial batch is dropped
-            perm = torch.randperm(n, generator=order_gen).to(dev)
-            queue = list(perm[: n - n % batch_size].split(batch_size))
-        x = dequantize(train_u8[queue.pop(0)], noise_gen)
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_bf16):
-            loss = -model.log_prob(x).mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        value = float(loss.detach())
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-        if not math.isfinite(value):
-            bar.close()
-            raise FloatingPointError(f"loss became {value} at step {step + 1}; lower lr or check the data")
-        step += 1
-        trained_s += time.perf_counter() - t0
-        history["step"].append(step)
-        history["loss"].append(value)
-        history["lr"].append(optimizer.param_groups[0]["lr"])
-        history["seconds"].append(trained_s)
-        bar.update(min(total, round(progress_of(step, trained_s) * total)) - bar.n)
-        done = progress_of(step, trained_s) >= 1.0
-        due = (eval_every is not None and step % eval_every == 0) or (
-            eval_seconds is not None and trained_s - last_eval_s >= eval_seconds
-        )
-        if due or done:
-            evaluate_now()
-            last_eval_s = trained_s
-            save()
-            model.train()
-            bar.set_postfix(loss=f"{value:.1f}", test_ll=f"{history['test_ll'][-1]:.1f}")
-    bar.close()
-    history["best_step"] = [float(step)]
-    last = None
-    if best["state_dict"] is not None:  # early stopping: return the best validated weights
-        history["best_step"] = [float(best["step"])]
-        last = _copy_state(model)
-        model.load_state_dict(best["state_dict"])
-    save(last)
-    return model.eval(), history
+    where = {"train_images": train_images, "test_images": test_images, "root": root, "device": device}
+    return run_recipe(recipe, out, resume=resume, progress=progress, threads=threads, **where)
 
 
 __all__ = [
     "PAPER_ARCHITECTURE",
     "PAPER_TEST_LL",
+    "EarlyStopping",
+    "Evaluation",
+    "MnistBatches",
+    "MnistHistory",
+    "MnistRecipe",
+    "MnistState",
     "bf16_supported",
     "make_optimizer",
+    "run_recipe",
     "selected_evaluation",
     "train_mnist",
     "zero_output_layers",
