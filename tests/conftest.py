@@ -19,6 +19,7 @@ def _seed() -> None:
 def load_benchmark():
     """``load_benchmark("toy2d")`` imports ``benchmarks/toy2d.py`` (the folder is not a package), once."""
     import importlib.util
+    import sys
     from pathlib import Path
 
     folder = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -28,6 +29,7 @@ def load_benchmark():
         if name not in loaded:
             spec = importlib.util.spec_from_file_location(f"benchmark_{name}", folder / f"{name}.py")
             module = importlib.util.module_from_spec(spec)
+            sys.modules[spec.name] = module  # dataclasses look their module up there
             spec.loader.exec_module(module)
             loaded[name] = module
         return loaded[name]

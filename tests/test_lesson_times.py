@@ -1,0 +1,62 @@
+"""benchmarks/lesson_times.py: the counting rule, exercise kinds, and copying minutes into the docs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def lt(load_benchmark):
+    return load_benchmark("lesson_times")
+
+
+def notebook(tmp_path, cells):
+    path = tmp_path / "99_demo.ipynb"
+    raw = [
+        {"cell_type": kind, "source": source.splitlines(keepends=True), "metadata": {}}
+        | ({"outputs": [], "execution_count": None} if kind == "code" else {})
+        for kind, source in cells
+    ]
+    path.write_text(json.dumps({"cells": raw, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    return path
+
+
+def test_core_and_going_further_are_counted_apart(lt, tmp_path):
+    path = notebook(
+        tmp_path,
+        [
+            ("markdown", "# Title\n**Time.** About 5 minutes\none two three"),
+            ("code", "import math\n\n# a comment\nx = 1\nprint(x)\n"),
+            ("code", "from nicelab.exercises.lesson01 import q1\n_ = q1.check(...)\n"),
+            ("markdown", "## Going further (optional)\nfour five"),
+            ("code", "y = 2\n"),
+        ],
+    )
+    core, further = lt.measure_notebook(path)
+    assert (core.words, core.code_lines, core.quick, core.build) == (9, 5, 1, 0)
+    assert (further.words, further.code_lines) == (6, 1)
+    expected = 9 / 150 + 5 / 10 + 2 + 60 / 60
+    assert core.minutes(run_seconds=60) == pytest.approx(expected)
+
+
+def test_build_exercises_are_those_whose_answer_is_code(lt):
+    class Fake:
+        def __init__(self, answer):
+            self.answer = answer
+
+        def reference(self):
+            return self.answer
+
+    import torch
+
+    assert lt.is_build(Fake(lambda x: x)) and lt.is_build(Fake(torch.nn.Linear))
+    assert not lt.is_build(Fake(1.5)) and not lt.is_build(Fake(torch.zeros(3)))
+
+
+def test_minutes_are_written_into_table_rows(lt):
+    text = "| lesson | x | minutes |\n|---|---|---|\n| 01 change | y | 30 |\n| 02 next | z | 35 |\n"
+    new = lt._table_minutes(text, {"01": 45}, r"^\| (\d\d) ")
+    assert "| 01 change | y | 45 |" in new and "| 02 next | z | 35 |" in new
+    assert lt.round_up(40.1) == 45 and lt.round_up(40.0) == 40
