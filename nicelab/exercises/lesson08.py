@@ -236,6 +236,21 @@ q4 = register(
 )
 
 
+def _peak_count_checker(answer: Any) -> str | None:
+    """A count: only a whole number is an answer, and only 1 is right."""
+    if isinstance(answer, bool) or not isinstance(answer, (int, float)) or answer != int(answer):
+        return f"a number of peaks is a whole number, got {answer!r}"
+    if answer == 8:
+        return "that is the truth's count; recall lesson 05: what does a constant log-det allow?"
+    if answer < 1:
+        return "a density on the plane that vanishes far away has at least one peak"
+    return (
+        None
+        if answer == 1
+        else f"{int(answer)} is not right: think of where log p_Z(f(x)) can have a maximum"
+    )
+
+
 q5 = register(
     Exercise(
         key="lesson08.nice_peaks",
@@ -243,13 +258,7 @@ q5 = register(
             "Predict before you run: how many peaks (local maxima of q) does lesson 05's NICE have after "
             "training on eight_gaussians, whose true density has 8?"
         ),
-        checker=numeric(
-            1.0,
-            [
-                (8.0, "that is the truth's count; recall lesson 05: what does a constant log-det allow?"),
-                (0.0, "a density on the plane that vanishes far away has at least one peak"),
-            ],
-        ),
+        checker=_peak_count_checker,
         hint_text=(
             "NICE: log q(x) = log p_Z(f(x)) + Σ s, with the same Σ s at every x. Where can log q have a "
             "local maximum if log p_Z has only one?"
@@ -259,5 +268,6 @@ q5 = register(
             "mode at 0 gives q a single peak, at f⁻¹(0) (lesson 05's path_to_peak climbs to it)."
         ),
         reference=lambda: 1,
+        wrong=[8, 0, 2, 1.5, "one", True],
     )
 )
