@@ -73,3 +73,42 @@ def check_positive_int(value: object, name: str, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return value
+
+
+def check_points(x: object, name: str = "x") -> Tensor:
+    """Check that ``x`` is a finite, non-empty ``(batch, D)`` floating tensor of any ``D`` and return it."""
+    if not isinstance(x, Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor of shape (batch, D), got {type(x).__name__}")
+    if x.dim() != 2:
+        raise ValueError(f"{name} must have shape (batch, D), got {tuple(x.shape)}")
+    if x.shape[0] == 0 or x.shape[1] == 0:
+        raise ValueError(f"{name} is empty: expected shape (batch, D) with batch >= 1 and D >= 1")
+    return check_batch(x, x.shape[1], name, finite=True)
+
+
+def check_values(x: object, name: str = "x") -> Tensor:
+    """Check that ``x`` is a non-empty floating tensor of any shape without NaN (±inf allowed)."""
+    if not isinstance(x, Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if x.numel() == 0:
+        raise ValueError(f"{name} is empty: expected at least one value")
+    if not x.is_floating_point():
+        raise ValueError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
+    return check_not_nan(x, name)
+
+
+def check_real(value: object, name: str, *, nonzero: bool = False, positive: bool = False) -> float:
+    """Check that ``value`` is a finite real number (optionally non-zero or positive); return it as float."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite real number, got {value!r}")
+    if nonzero and value == 0:
+        raise ValueError(f"{name} must be non-zero (the map would not be invertible), got {value!r}")
+    if positive and value <= 0:
+        raise ValueError(f"{name} must be positive, got {value!r}")
+    return float(value)
+
+
+def check_generator(generator: object) -> None:
+    """Check that ``generator`` is a ``torch.Generator`` or ``None``."""
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise ValueError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from nicelab._checks import check_finite, check_finite_number
+from nicelab._checks import check_finite_number
 
 #: image side and data dimension
 SIDE = 28
@@ -261,46 +261,13 @@ def bits_per_dim(log_likelihood_nats: float | Tensor, dim: int = DIM) -> float |
 
 
 @torch.no_grad()
-def evaluate(
-    model: torch.nn.Module,
-    images: Tensor,
-    batch_size: int = 1000,
-    generator: torch.Generator | None = None,
-) -> float:
-    """Mean exact test log-likelihood in nats (data in ``[0, 1]``), evaluated in float32.
+def __getattr__(name: str) -> object:
+    """``nicelab.data.evaluate`` moved to the work layer (:mod:`nicelab.evaluation`); the old path works."""
+    if name == "evaluate":
+        from nicelab.evaluation import evaluate  # lazy: the data layer never imports the work layer eagerly
 
-    ``images`` are uint8 pixels (dequantized here with ``generator``; ``None`` uses a fresh generator
-    seeded 0, so evaluating the same model twice gives the same number) or an already dequantized
-    float ``(N, 784)`` tensor. The model is put in eval mode and restored afterwards.
-    """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    if not hasattr(model, "log_prob"):
-        raise ValueError("model must have a log_prob(x) method")
-    if isinstance(images, Tensor) and images.is_floating_point():
-        x = images.reshape(images.shape[0], -1) if images.dim() > 1 else images
-        check_finite(x, "images")  # else a NaN pixel would be reported as a diverged model below
-    else:
-        x = dequantize(images, generator if generator is not None else torch.Generator().manual_seed(0))
-    if x.dim() != 2 or x.shape[0] == 0:
-        raise ValueError(f"images must be a non-empty batch, got shape {tuple(x.shape)}")
-    was_training = model.training
-    model.eval()
-    try:
-        param = next(model.parameters(), None)
-        device = param.device if param is not None else x.device
-        # float32 unless the model itself is float64 (bf16 training still evaluates in fp32)
-        dtype = param.dtype if param is not None and param.dtype == torch.float64 else torch.float32
-        total = 0.0
-        for start in range(0, x.shape[0], batch_size):
-            chunk = x[start : start + batch_size].to(device=device, dtype=dtype)
-            total += float(model.log_prob(chunk).double().sum())
-    finally:
-        model.train(was_training)
-    mean = total / x.shape[0]
-    if not math.isfinite(mean):
-        raise FloatingPointError(f"the mean log-likelihood is {mean}; the model has diverged")
-    return mean
+        return evaluate
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [
@@ -308,7 +275,6 @@ __all__ = [
     "bits_per_dim",
     "default_root",
     "dequantize",
-    "evaluate",
     "load_mnist",
     "load_sample",
     "raw_folder",

@@ -26,37 +26,16 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
+from nicelab._checks import check_real, check_values
+
 LogProb = Callable[[Tensor], Tensor]
 
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
 
-def _check_values(x: object, name: str = "x") -> Tensor:
-    """A non-empty floating tensor without NaN (infinities are allowed: densities are 0 there)."""
-    if not isinstance(x, Tensor):
-        raise ValueError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-    if x.numel() == 0:
-        raise ValueError(f"{name} is empty: expected at least one value")
-    if not x.is_floating_point():
-        raise ValueError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
-    if bool(torch.isnan(x).any()):
-        raise ValueError(f"{name} contains NaN")
-    return x
-
-
-def _check_real(value: object, name: str, *, nonzero: bool = False, positive: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite real number, got {value!r}")
-    if nonzero and value == 0:
-        raise ValueError(f"{name} must be non-zero (the map would not be invertible), got {value!r}")
-    if positive and value <= 0:
-        raise ValueError(f"{name} must be positive, got {value!r}")
-    return float(value)
-
-
 def normal_log_prob(z: Tensor) -> Tensor:
     """Standard normal log-density ``-z^2/2 - log sqrt(2 pi)``, elementwise."""
-    _check_values(z, "z")
+    check_values(z, "z")
     return -0.5 * z**2 - _LOG_SQRT_2PI
 
 
@@ -69,21 +48,21 @@ class Map1D:
 
     def f(self, z: Tensor) -> Tensor:
         """``x = f(z)``."""
-        return self._f(_check_values(z, "z"))
+        return self._f(check_values(z, "z"))
 
     def f_inv(self, x: Tensor) -> Tensor:
         """``z = f^{-1}(x)``; NaN outside ``support``."""
-        x = _check_values(x)
+        x = check_values(x)
         return torch.where(self._inside(x), self._f_inv(x), torch.full_like(x, math.nan))
 
     def log_abs_df_inv(self, x: Tensor) -> Tensor:
         """``log|d f^{-1}(x)/dx|``; NaN outside ``support``."""
-        x = _check_values(x)
+        x = check_values(x)
         return torch.where(self._inside(x), self._log_abs_df_inv(x), torch.full_like(x, math.nan))
 
     def log_abs_df(self, z: Tensor) -> Tensor:
         """``log|d f(z)/dz|``, the local stretch of the line at ``z``."""
-        return self._log_abs_df(_check_values(z, "z"))
+        return self._log_abs_df(check_values(z, "z"))
 
     def _inside(self, x: Tensor) -> Tensor:
         lo, hi = self.support
@@ -110,8 +89,8 @@ class Affine(Map1D):
     """``x = a z + b`` with ``a != 0``; ``|d f^{-1}/dx| = 1/|a|`` everywhere (``a < 0`` flips the line)."""
 
     def __init__(self, a: float = 2.0, b: float = 0.0) -> None:
-        self.a = _check_real(a, "a", nonzero=True)
-        self.b = _check_real(b, "b")
+        self.a = check_real(a, "a", nonzero=True)
+        self.b = check_real(b, "b")
         self.name = f"x = {self.a:g} z {'-' if self.b < 0 else '+'} {abs(self.b):g}"
 
     def _f(self, z):
@@ -133,7 +112,7 @@ class Exp(Map1D):
     support = (0.0, math.inf)
 
     def __init__(self, a: float = 1.0) -> None:
-        self.a = _check_real(a, "a", nonzero=True)
+        self.a = check_real(a, "a", nonzero=True)
         self.name = f"x = exp({self.a:g} z)"
 
     def _f(self, z):
@@ -153,7 +132,7 @@ class Sinh(Map1D):
     """``x = sinh(a z)`` with ``a != 0``: nearly linear near 0, exponential tails (heavy-tailed ``x``)."""
 
     def __init__(self, a: float = 1.0) -> None:
-        self.a = _check_real(a, "a", nonzero=True)
+        self.a = check_real(a, "a", nonzero=True)
         self.name = f"x = sinh({self.a:g} z)"
 
     def _f(self, z):
@@ -183,7 +162,7 @@ class Cubic(Map1D):
     newton_steps = 60
 
     def __init__(self, a: float = 0.5) -> None:
-        self.a = _check_real(a, "a")
+        self.a = check_real(a, "a")
         if self.a < 0:
             raise ValueError(f"a must be >= 0 (a < 0 makes x = z + a z^3 non-monotone), got {a!r}")
         self.name = f"x = z + {self.a:g} z^3"
@@ -236,7 +215,7 @@ class Chain1D(Map1D):
 
     def intermediates(self, z: Tensor) -> list[Tensor]:
         """``[z, f_1(z), f_2(f_1(z)), …, x]``: the sample after each step."""
-        states = [_check_values(z, "z")]
+        states = [check_values(z, "z")]
         for m in self.maps:
             states.append(m.f(states[-1]))
         return states
@@ -246,7 +225,7 @@ class Chain1D(Map1D):
 
         Entries are NaN where an intermediate point falls outside its step's support.
         """
-        x = _check_values(x)
+        x = check_values(x)
         terms = []
         for m in reversed(self.maps):
             inside = m._inside(x)
@@ -276,7 +255,7 @@ class Chain1D(Map1D):
 
 def pushforward_log_prob(x: Tensor, fmap: Map1D, base_log_prob: LogProb = normal_log_prob) -> Tensor:
     """The correct ``log p_X(x) = log p_Z(f^{-1}(x)) + log|d f^{-1}(x)/dx|``; ``-inf`` outside the support."""
-    x = _check_values(x)
+    x = check_values(x)
     if not isinstance(fmap, Map1D):
         raise ValueError(f"fmap must be a Map1D, got {type(fmap).__name__}")
     inside = fmap._inside(x)
@@ -290,7 +269,7 @@ def naive_log_prob(x: Tensor, fmap: Map1D, base_log_prob: LogProb = normal_log_p
 
     It is not a density: it integrates to ``E_Z|f'(Z)|``, not 1.
     """
-    x = _check_values(x)
+    x = check_values(x)
     if not isinstance(fmap, Map1D):
         raise ValueError(f"fmap must be a Map1D, got {type(fmap).__name__}")
     inside = fmap._inside(x)
@@ -315,7 +294,7 @@ def sample_pushforward(fmap: Map1D, n: int, generator: torch.Generator | None = 
 
 def grid(lo: float, hi: float, n: int = 2001, dtype=torch.float64) -> Tensor:
     """``n`` evenly spaced points from ``lo`` to ``hi`` (inclusive)."""
-    lo, hi = _check_real(lo, "lo"), _check_real(hi, "hi")
+    lo, hi = check_real(lo, "lo"), check_real(hi, "hi")
     if not hi > lo:
         raise ValueError(f"need lo < hi, got lo={lo}, hi={hi}")
     if isinstance(n, bool) or not isinstance(n, int) or n < 2:
@@ -325,7 +304,7 @@ def grid(lo: float, hi: float, n: int = 2001, dtype=torch.float64) -> Tensor:
 
 def trapezoid(y: Tensor, x: Tensor) -> float:
     """``∫ y dx`` by the trapezoid rule on strictly increasing ``x``: ``Σ_i (y_i + y_{i+1}) Δx_i / 2``."""
-    y, x = _check_values(y, "y"), _check_values(x, "x")
+    y, x = check_values(y, "y"), check_values(x, "x")
     if x.dim() != 1 or y.shape != x.shape:
         raise ValueError(f"x and y must be 1-D of the same length, got {tuple(x.shape)} and {tuple(y.shape)}")
     if x.numel() < 2:
@@ -352,7 +331,7 @@ def histogram_density(samples: Tensor, edges: Tensor) -> Tensor:
     Samples outside ``[edges[0], edges[-1]]`` count in ``N`` but in no bin, so the bars compare
     directly with the true density on the shown range.
     """
-    samples, edges = _check_values(samples, "samples"), _check_values(edges, "edges")
+    samples, edges = check_values(samples, "samples"), check_values(edges, "edges")
     if edges.dim() != 1 or edges.numel() < 2 or not bool((edges[1:] > edges[:-1]).all()):
         raise ValueError("edges must be a 1-D strictly increasing tensor with at least two entries")
     flat = samples.reshape(-1).to(edges.dtype)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from nicelab._checks import check_batch, check_positive_int
+from nicelab._checks import check_batch, check_points, check_positive_int
 
 #: the masks :func:`mask` knows, in display order
 MASK_NAMES = ("top", "bottom", "left", "right", "random75", "stripes")
@@ -95,13 +95,6 @@ def _check_images(x: object, dim: int, name: str) -> Tensor:
             f"{name} must hold pixel values in [0, 1] (dequantized data), got [{x.min()}, {x.max()}]"
         )
     return x
-
-
-def _check_any_batch(x: object, name: str) -> Tensor:
-    """A finite, non-empty ``(batch, dim)`` floating tensor of any ``dim``."""
-    if not isinstance(x, Tensor) or x.dim() != 2:
-        raise ValueError(f"{name} must be a (batch, dim) tensor, got {getattr(x, 'shape', type(x).__name__)}")
-    return check_batch(x, x.shape[1], name, finite=True)
 
 
 def _check_missing(missing: object, x: Tensor, name: str = "missing") -> Tensor:
@@ -261,7 +254,7 @@ def score(filled: Tensor, truth: Tensor, missing: Tensor) -> dict[str, Tensor]:
     ``mse = mean over missing pixels of (filled - truth)²`` and ``psnr = 10·log10(1 / mse)`` in dB
     (peak value 1, since pixels live in [0, 1]; higher is better).
     """
-    truth = _check_any_batch(truth, "truth")
+    truth = check_points(truth, "truth")
     filled = check_batch(filled, truth.shape[1], "filled", finite=True)
     if filled.shape != truth.shape:
         raise ValueError(f"filled has shape {tuple(filled.shape)} but truth has {tuple(truth.shape)}")
@@ -274,7 +267,7 @@ def score(filled: Tensor, truth: Tensor, missing: Tensor) -> dict[str, Tensor]:
 
 def mean_fill(x: Tensor, missing: Tensor, mean_image: Tensor) -> Tensor:
     """Baseline: put the mean image's pixels (e.g. the training mean) where pixels are missing."""
-    x = _check_any_batch(x, "x")
+    x = check_points(x, "x")
     missing = _check_missing(missing, x)
     if not isinstance(mean_image, Tensor) or mean_image.shape != x.shape[1:]:
         raise ValueError(f"mean_image must be a tensor of shape {tuple(x.shape[1:])}")
@@ -287,7 +280,7 @@ def nearest_neighbour_fill(x: Tensor, missing: Tensor, references: Tensor) -> Te
     Distance ``d(b, n) = Σ_j o_bj (x_bj - r_nj)²`` with ``o`` = observed; expanded as
     ``Σ o x² - 2 (o·x) rᵀ + o (r²)ᵀ`` so the whole batch is two matrix products.
     """
-    x = _check_any_batch(x, "x")
+    x = check_points(x, "x")
     missing = _check_missing(missing, x)
     references = check_batch(references, x.shape[1], "references", finite=True).to(x)
     observed = (~missing).to(x.dtype)

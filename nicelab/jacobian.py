@@ -24,24 +24,9 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
-from nicelab._checks import check_positive_int
+from nicelab._checks import check_points, check_positive_int
 
 BatchedMap = Callable[[Tensor], Tensor | tuple[Tensor, ...]]
-
-
-def _check_points(x: object, name: str = "x") -> Tensor:
-    """``x`` must be a finite, non-empty ``(batch, D)`` floating tensor."""
-    if not isinstance(x, Tensor):
-        raise ValueError(f"{name} must be a torch.Tensor of shape (batch, D), got {type(x).__name__}")
-    if x.dim() != 2:
-        raise ValueError(f"{name} must have shape (batch, D), got {tuple(x.shape)}")
-    if x.shape[0] == 0 or x.shape[1] == 0:
-        raise ValueError(f"{name} is empty: expected shape (batch, D) with batch >= 1 and D >= 1")
-    if not x.is_floating_point():
-        raise ValueError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
-    if not bool(torch.isfinite(x).all()):
-        raise ValueError(f"{name} contains NaN or infinity; expected finite values")
-    return x
 
 
 def _apply(f: BatchedMap, x: Tensor) -> Tensor:
@@ -64,7 +49,7 @@ def jacobian(f: BatchedMap, x: Tensor, *, create_graph: bool = False) -> Tensor:
 
     Example: for ``f(x) = 2 x`` in 2-D, ``jacobian(f, x)[b]`` is ``[[2, 0], [0, 2]]`` for every ``b``.
     """
-    _check_points(x)
+    check_points(x)
 
     def summed(points: Tensor) -> Tensor:
         # Summing over the batch is safe because row b of the output depends only on row b of x.
@@ -134,7 +119,7 @@ def area_change(f: BatchedMap, x: Tensor, eps: float = 1e-3, *, signed: bool = F
     which is negative where ``f`` flips orientation (a mirror image has the same area).
     Use float64 inputs for ``eps`` much below ``1e-3``: the differences lose digits otherwise.
     """
-    _check_points(x)
+    check_points(x)
     if isinstance(eps, bool) or not isinstance(eps, int | float) or not math.isfinite(eps) or eps <= 0:
         raise ValueError(f"eps must be a positive finite number, got {eps!r}")
     check_positive_int(n_per_side, "n_per_side")

@@ -290,3 +290,12 @@ def test_dequantize_draws_on_the_generators_device():
     on_cpu = dequantize(images, torch.Generator().manual_seed(3))
     on_gpu = dequantize(images.cuda(), torch.Generator().manual_seed(3))
     assert on_gpu.device.type == "cuda" and torch.equal(on_gpu.cpu(), on_cpu)
+
+
+def test_evaluate_lives_in_the_work_layer_and_the_old_path_still_works():
+    import nicelab.data
+    from nicelab.evaluation import evaluate as moved
+
+    assert nicelab.data.evaluate is moved and evaluate is moved
+    with pytest.raises(AttributeError, match="no attribute 'evaluat'"):
+        _ = nicelab.data.evaluat  # a typo still fails clearly
