@@ -1,10 +1,22 @@
-"""Lesson 05 exercises: toy entropies, the KL gap, NICE's log-det, the identity start, the one peak."""
+"""Lesson 05 exercises: the maximum-likelihood loop (build), predictions, toy entropies, the KL gap, NICE's
+log-det, the identity start, the one peak."""
 
 from __future__ import annotations
 
+import copy
+import functools
+import inspect
 import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
+import torch
+
+import nicelab
+from nicelab import datasets
 from nicelab.exercises import Exercise, numeric, register
+from nicelab.nice import NICE
 
 #: the checkerboard: uniform on this many unit squares
 SQUARES = 8
@@ -198,5 +210,452 @@ q6 = register(
             "a NICE density has one peak however many modes the data have."
         ),
         reference=lambda: PEAK_Q6,
+    )
+)
+
+
+# --- multiple-choice predictions ---------------------------------------------------------------------
+
+
+def multiple_choice(
+    answer: str, options: Mapping[str, str], why_not: Mapping[str, str]
+) -> Callable[[Any], str | None]:
+    """A checker for a one-letter answer: ``None`` for ``answer``, else what that option gets wrong.
+
+    ``options`` maps each letter to its text (the prompt lists them); ``why_not`` says, for each wrong
+    letter, what happens instead (read after running the cell that shows it). Case and spaces are ignored.
+    """
+    letters = set(options)
+    if answer not in letters or set(why_not) != letters - {answer}:
+        raise ValueError(f"answer must be one of {sorted(letters)} and every other option needs a why_not")
+
+    def check(guess: Any) -> str | None:
+        if not isinstance(guess, str) or guess.strip().lower() not in letters:
+            return "answer with one of the letters " + ", ".join(sorted(letters)) + " (a string, e.g. 'a')"
+        letter = guess.strip().lower()
+        return None if letter == answer else f"({letter}) {options[letter]}: no. {why_not[letter]}"
+
+    return check
+
+
+def _prompt(question: str, options: Mapping[str, str]) -> str:
+    return question + " " + " ".join(f"({k}) {v}" for k, v in sorted(options.items()))
+
+
+ONE_PEAK_OPTIONS = {
+    "a": "8 peaks, one per mode",
+    "b": "between 1 and 8, depending on the training run",
+    "c": "exactly 1",
+}
+predict_peaks = register(
+    Exercise(
+        key="lesson05.predict_peaks",
+        prompt=_prompt(
+            "Predict, then run: how many local maxima does a trained NICE density on the eight Gaussians "
+            "have?",
+            ONE_PEAK_OPTIONS,
+        ),
+        checker=multiple_choice(
+            "c",
+            ONE_PEAK_OPTIONS,
+            {
+                "a": "the data has eight, but log q(x) = log p_Z(f(x)) + Σ s only ever takes the prior's "
+                "values, and the prior has one peak",
+                "b": "no run can do better or worse than one: the argument below holds for every NICE with a "
+                "log-concave prior",
+            },
+        ),
+        hint_text="NICE's log-det is a constant, so log q(x) = log p_Z(f(x)) + Σ s. How many peaks has p_Z, "
+        "and can a bijection f create a second one?",
+        solution_text="(c) exactly 1, at x* = f^{-1}(0): every other point has an uphill path to it "
+        "(x_t = f^{-1}((1 - t) f(x))).",
+        reference=lambda: "c",
+        wrong=["a", "b", "d", 8],
+    )
+)
+
+NAN_OPTIONS = {
+    "a": "trains on and returns a model whose weights are NaN",
+    "b": "raises an error naming the step, before that step changes any weight",
+    "c": "lowers the learning rate and carries on",
+}
+predict_nan_stop = register(
+    Exercise(
+        key="lesson05.predict_nan_stop",
+        prompt=_prompt(
+            "Predict, then run: nicelab.fit with a learning rate far too high (lr = 2) on the lesson's NICE.",
+            NAN_OPTIONS,
+        ),
+        checker=multiple_choice(
+            "b",
+            NAN_OPTIONS,
+            {
+                "a": "that is what your ten-line loop does: it never looks at the loss; fit checks every "
+                "loss before the update",
+                "c": "fit never changes the schedule you asked for: it stops and says what to try",
+            },
+        ),
+        hint_text="Read fit's docstring: `help(nicelab.fit)`, the Raises section.",
+        solution_text="(b) FloatingPointError: 'loss became non-finite ... at step N; training stopped', "
+        "raised before the update, so the model keeps its last finite weights.",
+        reference=lambda: "b",
+        wrong=["a", "c", "", None],
+    )
+)
+
+NO_SCALING_OPTIONS = {
+    "a": "about the same gap as with scaling",
+    "b": "a gap of at least log 16 - H ≈ 0.64 nats, however long it trains",
+    "c": "a smaller gap: fewer parameters to fit",
+}
+predict_no_scaling = register(
+    Exercise(
+        key="lesson05.predict_no_scaling",
+        prompt=_prompt(
+            "Predict, then run: the 20-coupling NICE with its log-scales frozen at 0, trained on the eight "
+            "Gaussians (entropy H ≈ 2.14 nats).",
+            NO_SCALING_OPTIONS,
+        ),
+        checker=multiple_choice(
+            "b",
+            NO_SCALING_OPTIONS,
+            {
+                "a": "without scaling every layer has |det| = 1, so q(x) = p_Z(f(x)) <= max p_Z = 1/16: "
+                "NLL >= log 16 whatever the couplings learn",
+                "c": "fewer parameters cannot beat a bound: q(x) <= 1/16 everywhere, so NLL >= log 16",
+            },
+        ),
+        hint_text="With all log-dets 0, q(x) = p_Z(f(x)). What is the largest value of the 2-D standard "
+        "logistic density, (1/4)²?",
+        solution_text="(b) q(x) = p_Z(f(x)) <= (1/4)² = 1/16, so NLL >= log 16 ≈ 2.77 nats and the gap "
+        "NLL - H >= log 16 - H ≈ 0.64 nats.",
+        reference=lambda: "b",
+        wrong=["a", "c", "B)"],
+    )
+)
+
+IDENTITY_OPTIONS = {
+    "a": "it trains like the random start",
+    "b": "its couplings never move: the gap stays near its step-0 value",
+    "c": "it diverges to NaN",
+}
+predict_identity = register(
+    Exercise(
+        key="lesson05.predict_identity",
+        prompt=_prompt(
+            "Predict, then run: a NICE started at the identity (every coupling's last layer zeroed), trained "
+            "on the mirror-symmetric eight Gaussians.",
+            IDENTITY_OPTIONS,
+        ),
+        checker=multiple_choice(
+            "b",
+            IDENTITY_OPTIONS,
+            {
+                "a": "on mirror-symmetric data the couplings' gradient is exactly 0 at the identity "
+                "(E[tanh(z_1/2) | x_2] = 0), so only the scaling layer can learn",
+                "c": "nothing blows up: the gradient is 0, so nothing moves at all",
+            },
+        ),
+        hint_text="The gradient with respect to a coupling's output is E[tanh(z_1 / 2) | x_2]. What is it "
+        "when x_1 - μ_1 and -(x_1 - μ_1) are equally likely?",
+        solution_text="(b) Stuck: the identity is a stationary point of the likelihood on symmetric data "
+        "(only the log-scales move, and they already start where init_from_data put them).",
+        reference=lambda: "b",
+        wrong=["a", "c"],
+    )
+)
+
+
+# --- build: the maximum-likelihood loop ------------------------------------------------------------
+
+#: the check's budget: a small NICE on "moons", trained by your loop and by nicelab.fit with the same steps,
+#: batch size and learning rate, from the same initial weights and the same stream of batches
+LOOP_DATASET = "moons"
+LOOP_MODEL: dict[str, Any] = {"n_couplings": 4, "hidden": 32, "depth": 2, "prior": "logistic"}
+LOOP_STEPS, LOOP_BATCH, LOOP_LR, LOOP_SEED = 150, 256, 5e-3, 0
+#: fresh samples for each KL gap (the same ones for every model: the gaps are paired)
+LOOP_EVAL_N = 20_000
+#: your loop passes when its KL gap is at most this many nats above fit's (different seeds of the same
+#: loop differ by about 0.05 nats at this budget; a real mistake costs several tenths)
+LOOP_MARGIN = 0.1
+#: stored gradients this many times larger than one batch's gradient mean they accumulated over steps
+ACCUMULATION_RATIO = 4.0
+
+
+def reference_loop(
+    model: torch.nn.Module,
+    sample: Callable[[int], torch.Tensor],
+    steps: int,
+    lr: float,
+    batch_size: int = 256,
+) -> list[float]:
+    """Maximum likelihood: ``steps`` Adam steps on ``-mean_i log q(x_i)``, a fresh batch each step.
+
+    Returns the per-step losses (the batch's mean negative log-likelihood in nats, before its update).
+    """
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(steps):
+        x = sample(batch_size)  # a fresh batch: no epochs, no overfitting
+        loss = -model.log_prob(x).mean()  # mean NLL in nats per sample
+        optimizer.zero_grad()  # else this step's gradient adds to the last one's
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+
+
+def _loop_with(
+    objective: Callable[[torch.nn.Module, torch.Tensor], torch.Tensor],
+    *,
+    zero_grad: bool = True,
+    step: bool = True,
+    optimizer: type[torch.optim.Optimizer] = torch.optim.Adam,
+) -> Callable[..., list[float]]:
+    """A loop like :func:`reference_loop` with one typical mistake (the tests' wrong answers)."""
+
+    def loop(
+        model: torch.nn.Module,
+        sample: Callable[[int], torch.Tensor],
+        steps: int,
+        lr: float,
+        batch_size: int = 256,
+    ) -> list[float]:
+        opt = optimizer(model.parameters(), lr=lr)
+        losses = []
+        for _ in range(steps):
+            loss = objective(model, sample(batch_size))
+            if zero_grad:
+                opt.zero_grad()
+            loss.backward()
+            if step:
+                opt.step()
+            losses.append(loss.item())
+        return losses
+
+    return loop
+
+
+def _mean_nll(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    return -model.log_prob(x).mean()
+
+
+def _loop_does_nothing(
+    model: torch.nn.Module,
+    sample: Callable[[int], torch.Tensor],
+    steps: int,
+    lr: float,
+    batch_size: int = 256,
+) -> None: ...  # the skeleton with its body not written yet
+
+
+#: typical wrong loops, each with the words its diagnosis must contain (tests/test_build_exercises_05_07.py)
+WRONG_LOOPS: dict[str, tuple[Callable[..., Any], str]] = {
+    "no zero_grad": (_loop_with(_mean_nll, zero_grad=False), "zero_grad"),
+    "maximised": (_loop_with(lambda m, x: m.log_prob(x).mean()), "maximis"),
+    "sum, not mean": (_loop_with(lambda m, x: -m.log_prob(x).sum()), "sum"),
+    "sum with SGD": (_loop_with(lambda m, x: -m.log_prob(x).sum(), optimizer=torch.optim.SGD), "sum"),
+    "no optimizer.step": (_loop_with(_mean_nll, step=False), "optimizer.step"),
+    "plain SGD": (_loop_with(_mean_nll, optimizer=torch.optim.SGD), "Adam"),
+    "body not written": (_loop_does_nothing, "did nothing"),
+}
+
+
+@dataclass(frozen=True)
+class LoopComparison:
+    """Your loop against :func:`nicelab.fit` on the same budget (see :func:`compare_with_fit`).
+
+    Gaps are ``KL(p_data || q)`` in nats on the same :data:`LOOP_EVAL_N` fresh samples; ``se`` is the
+    largest standard error of the three. ``losses`` is what the loop returned, ``first_nll`` the untrained
+    model's mean NLL on the first batch (your first loss should equal it), ``grad_ratio`` the size of the
+    gradients left in the model after your loop over one fresh batch's gradient, ``changed`` whether any
+    weight moved and ``finite`` whether every weight is still finite.
+    """
+
+    untrained: float
+    mine: float
+    fit: float
+    se: float
+    losses: Any
+    first_nll: float
+    grad_ratio: float
+    changed: bool
+    finite: bool
+
+    def __str__(self) -> str:
+        return (
+            f"{LOOP_STEPS} steps, batch {LOOP_BATCH}, lr {LOOP_LR:g}, constant lr, no warm-up; "
+            "KL gap (nats): "
+            f"untrained {self.untrained:.3f}, your loop {self.mine:.3f}, nicelab.fit {self.fit:.3f} "
+            f"(± {self.se:.3f} each)"
+        )
+
+
+def loop_model() -> NICE:
+    """The check's untrained NICE (:data:`LOOP_MODEL`), initialised from data; the global RNG is untouched."""
+    with torch.random.fork_rng():
+        torch.manual_seed(LOOP_SEED)
+        model = NICE(2, **LOOP_MODEL)
+    x_init = datasets.get(LOOP_DATASET).sample(4096, torch.Generator().manual_seed(LOOP_SEED + 1))
+    return model.init_from_data(x_init)
+
+
+def _gap(model: torch.nn.Module) -> tuple[float, float]:
+    with torch.no_grad():
+        gen = torch.Generator().manual_seed(LOOP_SEED + 2)
+        return datasets.kl_gap(model, LOOP_DATASET, n=LOOP_EVAL_N, generator=gen)
+
+
+def _sampler() -> Callable[[int], torch.Tensor]:
+    """Fresh batches from the stream ``nicelab.fit(seed=LOOP_SEED)`` draws: both runs see the same data."""
+    generator = torch.Generator().manual_seed(LOOP_SEED)
+    dataset = datasets.get(LOOP_DATASET)
+    return lambda n: dataset.sample(n, generator)
+
+
+@functools.cache
+def _fit_gap() -> tuple[float, float, float]:
+    """(untrained gap, fit's gap, the larger standard error): computed once per process."""
+    model = loop_model()
+    untrained = _gap(model)
+    data = datasets.get(LOOP_DATASET).sample
+    nicelab.fit(
+        model, data, steps=LOOP_STEPS, batch_size=LOOP_BATCH, lr=LOOP_LR, seed=LOOP_SEED, progress=False
+    )
+    trained = _gap(model)
+    return untrained[0], trained[0], max(untrained[1], trained[1])
+
+
+def _grad_norm(model: torch.nn.Module) -> float:
+    return math.sqrt(
+        sum(float(p.grad.double().pow(2).sum()) for p in model.parameters() if p.grad is not None)
+    )
+
+
+def compare_with_fit(loop: Callable[..., Any]) -> LoopComparison:
+    """Train :func:`loop_model` with ``loop(model, sample, steps, lr, batch_size)`` and with ``nicelab.fit``.
+
+    Both get :data:`LOOP_STEPS` steps of :data:`LOOP_BATCH` fresh samples at ``lr = LOOP_LR`` (constant, no
+    warm-up: fit's extras off, so the two differ only in what the loop does), from the same initial weights
+    and the same batches. Raises ``ValueError`` if ``loop`` is not callable.
+    """
+    if not callable(loop):
+        raise ValueError(f"loop must be a function loop(model, sample, steps, lr, batch_size), got {loop!r}")
+    untrained, fit_gap, fit_se = _fit_gap()
+    model = loop_model()
+    before = [p.detach().clone() for p in model.parameters()]
+    first = datasets.get(LOOP_DATASET).sample(LOOP_BATCH, torch.Generator().manual_seed(LOOP_SEED))
+    with torch.no_grad():
+        first_nll = float(-model.log_prob(first).mean())
+    losses = loop(model, _sampler(), LOOP_STEPS, LOOP_LR, LOOP_BATCH)
+    params = list(model.parameters())
+    changed = any(not torch.equal(p.detach(), b) for p, b in zip(params, before, strict=True))
+    finite = all(bool(torch.isfinite(p).all()) for p in params)
+    stored = _grad_norm(model)
+    probe = copy.deepcopy(model)
+    probe.zero_grad(set_to_none=True)
+    if finite:
+        _mean_nll(
+            probe, datasets.get(LOOP_DATASET).sample(LOOP_BATCH, torch.Generator().manual_seed(7))
+        ).backward()
+    fresh = _grad_norm(probe)
+    mine, mine_se = _gap(model) if finite else (math.nan, math.nan)
+    ratio = stored / fresh if fresh > 0 else math.inf
+    return LoopComparison(
+        untrained, mine, fit_gap, max(fit_se, mine_se), losses, first_nll, ratio, changed, finite
+    )
+
+
+def _as_losses(losses: Any) -> list[float] | None:
+    """The loop's returned losses as floats, or None if it did not return ``steps`` numbers."""
+    if not isinstance(losses, Sequence) or isinstance(losses, str) or len(losses) != LOOP_STEPS:
+        return None
+    try:
+        return [float(v) for v in losses]
+    except (TypeError, ValueError, RuntimeError):
+        return None
+
+
+def _first_loss_problem(first: float, nll: float) -> str | None:
+    """What the first returned loss says about the objective (it should be the batch's mean NLL)."""
+    b = LOOP_BATCH
+    for factor, problem in (
+        (-1.0, "your loss is +mean log q: that maximises the NLL (minimise loss = -log_prob(x).mean())"),
+        (float(b), f"your loss is {b}x the mean NLL: log_prob(x).sum() instead of .mean()"),
+        (-float(b), "your loss is +log_prob(x).sum(): the wrong sign (maximising), and a sum, not a mean"),
+    ):
+        if math.isclose(first, factor * nll, rel_tol=1e-3):
+            return problem + SUM_NOTE * (abs(factor) == b)
+    if not math.isclose(first, nll, rel_tol=1e-3):
+        return (
+            f"your first loss {first:.4g} is not the first batch's mean NLL {nll:.4g}: draw x = "
+            "sample(batch_size) once per step and use loss = -model.log_prob(x).mean()"
+        )
+    return None
+
+
+SUM_NOTE = (
+    ". A sum makes every gradient batch_size times larger: Adam divides that scale out, but plain SGD takes "
+    "a step batch_size times too long (an lr that is effectively huge, and NaN soon after), and the loss "
+    "is no longer in nats per sample"
+)
+
+
+def _check_loop(loop: Any) -> str | None:
+    if not callable(loop):
+        return "answer with your function my_fit (the function itself, not a call to it)"
+    result = compare_with_fit(loop)
+    losses = _as_losses(result.losses)
+    if result.losses is None and not result.changed:
+        return "my_fit did nothing yet (it changed no weight and returned None): write its body"
+    if not result.changed:
+        return (
+            "no weight changed: call optimizer.step() after loss.backward(), with the optimizer built "
+            "over model.parameters()"
+        )
+    if losses is None:
+        return f"my_fit must return the list of its {LOOP_STEPS} per-step losses (loss.item() at each step)"
+    problem = _first_loss_problem(losses[0], result.first_nll)
+    if problem is not None:
+        return problem
+    if not result.finite or not all(math.isfinite(v) for v in losses):
+        return "training diverged (NaN or inf): use lr as given and the mean, not the sum, of the NLL"
+    if result.grad_ratio > ACCUMULATION_RATIO:
+        return (
+            f"the gradients left in the model are {result.grad_ratio:.0f}x one batch's gradient: they "
+            "accumulated over the steps. Call optimizer.zero_grad() before every loss.backward()"
+        )
+    if result.mine > result.untrained:
+        return (
+            f"the KL gap grew ({result.untrained:.3f} -> {result.mine:.3f} nats): are you maximising the NLL?"
+        )
+    if result.mine > result.fit + LOOP_MARGIN:
+        return (
+            f"your gap {result.mine:.3f} nats is more than {LOOP_MARGIN} above fit's {result.fit:.3f} on the "
+            f"same budget: use torch.optim.Adam(model.parameters(), lr=lr) and one fresh batch per step"
+        )
+    return None
+
+
+fit_loop = register(
+    Exercise(
+        key="lesson05.fit_loop",
+        prompt=(
+            "Write my_fit(model, sample, steps, lr, batch_size=256): for each of `steps` steps draw a "
+            "fresh batch x = sample(batch_size), take loss = the batch's mean negative log-likelihood, and "
+            "update the model with Adam at learning rate lr; return the list of per-step losses (floats). "
+            f"The check trains a small NICE on {LOOP_DATASET!r} with your loop and with nicelab.fit "
+            f"({LOOP_STEPS} steps, batch {LOOP_BATCH}, lr {LOOP_LR:g}, constant lr, no warm-up, the same "
+            f"batches) and wants your KL gap within {LOOP_MARGIN} nats of fit's."
+        ),
+        checker=_check_loop,
+        hint_text=(
+            "optimizer = torch.optim.Adam(model.parameters(), lr=lr) once, before the loop. In the loop: "
+            "x = sample(batch_size); loss = -model.log_prob(x).mean(); optimizer.zero_grad(); "
+            "loss.backward(); optimizer.step(); losses.append(loss.item())."
+        ),
+        solution_text=inspect.getsource(reference_loop),
+        reference=lambda: reference_loop,
+        wrong=[loop for loop, _ in WRONG_LOOPS.values()] + ["my_fit", 3],
     )
 )
