@@ -15,6 +15,7 @@ from nicelab._checks import check_finite
 from nicelab.data import dequantize
 
 
+@torch.no_grad()  # scoring only: no graph, no 'requires_grad to scalar' warning
 def evaluate(
     model: torch.nn.Module,
     images: Tensor,
