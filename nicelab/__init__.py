@@ -20,7 +20,7 @@ from nicelab._denormals import FLUSHING  # noqa: F401, I001
 from nicelab.checkpoint import load_checkpoint, save_checkpoint
 from nicelab.coupling import AdditiveCoupling, AffineCoupling, Coupling
 from nicelab.data import bits_per_dim, dequantize, load_mnist, load_sample
-from nicelab.flows import CouplingFlow
+from nicelab.flows import CouplingFlow, Flow
 from nicelab.nice import NICE
 from nicelab.priors import Gaussian, Logistic
 from nicelab.scaling import Scaling
@@ -57,6 +57,7 @@ __all__ = [
     "Compose",
     "Coupling",
     "CouplingFlow",
+    "Flow",
     "Gaussian",
     "Inverse",
     "Logistic",

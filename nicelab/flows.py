@@ -1,14 +1,23 @@
-"""A coupling flow with a swappable coupling type: NICE's additive one or Real NVP's affine one.
+"""A flow is a transform plus a prior; coupling flows are flows built from a chain of couplings.
 
-The architecture is NICE's (see :mod:`nicelab.nice`), with the coupling layers made a choice::
+:class:`Flow` (as nflows' ``Flow(transform, distribution)`` or zuko's ``Flow(transform, base)``) pairs a
+bijection ``f`` (data -> latent) with a factorised prior ``p_Z``. By the change of variables, in our
+forward direction,
+
+    log p(x) = log p_Z(f(x)) + log|det ∂f/∂x|,        sampling: x = f^{-1}(T·ε), ε ~ p_Z.
+
+Everything else (intermediate stages, data-dependent initialisation) is walked by the transform's
+:class:`~nicelab.transforms.Compose`, never by a loop here.
+
+:class:`CouplingFlowBase` is the architecture NICE introduced, with the coupling class left open::
 
     x --Shift--> x - μ --c_1--> … --c_K--> h --Scaling--> z = exp(s) ⊙ h
 
-and, in our forward (data -> latent) direction,
-``log p(x) = log p_prior(z) + Σ_k log|det ∂c_k/∂·| + Σ_i s_i``.
-With ``coupling="additive"`` every coupling log-det is 0 and this is exactly NICE (same parameter
-names, so a NICE state dict loads into it). With ``coupling="affine"`` each coupling contributes
-``Σ_j s_j(x_keep)``, a log-det that depends on ``x``.
+so ``log p(x) = log p_Z(z) + Σ_k log|det ∂c_k/∂·| + Σ_i s_i``. :class:`nicelab.NICE` fills it with
+additive couplings (every ``c_k`` has log-det 0); :class:`CouplingFlow` (lesson 08) picks the coupling by
+name, ``"additive"`` or ``"affine"`` (log-det ``Σ_j s_j(x_keep)``, which depends on ``x``). The layers
+are children named ``shift``, ``couplings`` (a :class:`~nicelab.coupling.CouplingChain`) and ``scaling``,
+so NICE, additive and affine flows share state-dict keys (``couplings.0.m.0.weight``, …).
 """
 
 from __future__ import annotations
@@ -17,24 +26,214 @@ import math
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from nicelab._checks import check_batch, check_positive_int
-from nicelab.coupling import AdditiveCoupling, AffineCoupling, Coupling
-from nicelab.priors import make_prior
+from nicelab.coupling import AdditiveCoupling, AffineCoupling, Coupling, CouplingChain
+from nicelab.priors import Prior, make_prior
 from nicelab.scaling import Scaling
-from nicelab.transforms import Shift, Transform
+from nicelab.transforms import Compose, Shift, Transform
 
-#: coupling types a :class:`CouplingFlow` can use
+
+class Flow(Transform):
+    """A normalizing flow: ``transform`` (data -> latent) and a ``prior`` on the latent.
+
+    ``forward``/``inverse`` are the transform's (inputs must be finite: one check at the flow's entry,
+    not in every layer). The transform is held as a :class:`~nicelab.transforms.Compose` (a bare
+    transform is wrapped in one) whose steps become the flow's own children: a flow's state dict is
+    exactly its transform's (the priors keep no persistent state), and its steps are attributes
+    (``flow.shift``, ``flow.couplings``, … when the ``Compose`` names them so).
+
+    Invariants: ``log_prob(x) == prior.log_prob(forward(x)[0]) + forward(x)[1]``, and
+    ``sample(n, temperature=0)`` is ``n`` copies of ``inverse(0)`` (the image of the prior's mode).
+    """
+
+    def __init__(self, transform: Transform, prior: Prior) -> None:
+        if not isinstance(transform, Transform):
+            raise ValueError(f"transform must be a nicelab Transform, got {type(transform).__name__}")
+        if not isinstance(prior, Prior):
+            raise ValueError(f"prior must be a nicelab Prior (e.g. Logistic), got {type(prior).__name__}")
+        if prior.dim != transform.dim:
+            raise ValueError(f"the prior has dim {prior.dim} but the transform has dim {transform.dim}")
+        super().__init__(transform.dim)
+        self._adopt(transform if isinstance(transform, Compose) else Compose([transform]))
+        self.prior = prior
+
+    def _adopt(self, chain: Compose) -> None:
+        """Hold ``chain`` unregistered and register its steps here (so state-dict keys are the chain's)."""
+        clash = sorted(set(chain._modules) & {"prior", "transform"})
+        if clash:
+            raise ValueError(f"a flow's transform may not name a step {clash[0]!r}")
+        for name, step in chain._modules.items():
+            self.add_module(name, step)
+        self.__dict__["_transform"] = chain
+
+    @property
+    def transform(self) -> Compose:
+        """The chain data -> latent (its steps are this flow's children)."""
+        return self.__dict__["_transform"]
+
+    @property
+    def layers(self) -> list[Transform]:
+        """The flat chain of layers in forward order (nested chains unrolled)."""
+        return self.transform.layers
+
+    @property
+    def volume_preserving(self) -> bool:  # type: ignore[override]
+        return self.transform.volume_preserving
+
+    @property
+    def constant_log_det(self) -> bool:
+        return self.transform.constant_log_det
+
+    def train(self, mode: bool = True) -> Flow:
+        super().train(mode)
+        self.transform.training = mode  # the chain is not a registered child, so set its own flag
+        return self
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """``(z, log|det dz/dx|)``; ``x`` must be finite (``ValueError`` naming NaN/±inf otherwise)."""
+        check_batch(x, self.dim, "x", finite=True)
+        return self.transform(x)
+
+    def inverse(self, z: Tensor) -> tuple[Tensor, Tensor]:
+        """``(x, log|det dx/dz|)``, the layers undone in reverse order; ``z`` must be finite."""
+        check_batch(z, self.dim, "z", finite=True)
+        return self.transform.inverse(z)
+
+    def log_prob(self, x: Tensor) -> Tensor:
+        """Exact ``log p(x) = log p_Z(f(x)) + log|det ∂f/∂x|`` in nats, shape ``(batch,)``; ``x`` finite."""
+        z, log_det = self(x)  # checks x
+        # The prior's unchecked density: a finite x whose z overflowed (a diverged model) must reach
+        # the loss as -inf/NaN, which the training loops report as divergence (FloatingPointError).
+        return self.prior._log_density(z).sum(dim=1) + log_det
+
+    @torch.no_grad()
+    def sample(self, n: int, temperature: float = 1.0, generator: torch.Generator | None = None) -> Tensor:
+        """Draw ``n`` samples ``x = f^{-1}(T·ε)``, ``ε ~ prior``, ``T = temperature``; shape ``(n, dim)``."""
+        return self.inverse(self.prior.sample(n, temperature=temperature, generator=generator))[0]
+
+    def stages(self, x: Tensor) -> list[tuple[Tensor, Tensor]]:
+        """Each layer's ``(output, log|det|)`` in forward order (see :meth:`Compose.stages`); ``x`` finite."""
+        check_batch(x, self.dim, "x", finite=True)
+        return self.transform.stages(x)
+
+    def intermediates(self, x: Tensor) -> list[Tensor]:
+        """States after each layer, input first and latent last (see :meth:`layer_names`)."""
+        return [x, *(state for state, _ in self.stages(x))]
+
+    def layer_names(self) -> list[str]:
+        """Names matching :meth:`intermediates`: ``"input"``, then one per layer, the last marked latent."""
+        names, n_couplings = ["input"], 0
+        for layer in self.layers:
+            if isinstance(layer, Coupling):
+                n_couplings += 1
+                side = "even" if layer.parity == 0 else "odd"
+                names.append(f"{layer.kind} coupling {n_couplings} (updates {side})")
+            else:
+                names.append(getattr(layer, "label", type(layer).__name__.lower()))
+        names[-1] += " (latent)"
+        return names
+
+    @torch.no_grad()
+    def init_from_data(self, x: Tensor, floor: float = 0.05) -> Flow:
+        """Data-dependent initialisation, layer by layer: the latent has roughly the prior's scale at step 0.
+
+        Each layer is initialised from the data that reaches it (:meth:`Compose.initialize`): a
+        :class:`~nicelab.transforms.Shift` takes the data mean, a :class:`~nicelab.scaling.Scaling` sets
+        ``s_i = log(std_prior) - log(max(std_i, floor))`` from the spread of its input. The floor matters:
+        almost constant pixels would otherwise get a huge ``exp(s)`` that stalls training. Returns ``self``.
+        """
+        check_batch(x, self.dim, "x", finite=True)
+        if x.shape[0] < 2:
+            raise ValueError("init_from_data needs at least 2 samples to estimate a spread")
+        finite = isinstance(floor, (int, float)) and not isinstance(floor, bool) and math.isfinite(floor)
+        if not (finite and floor > 0):
+            raise ValueError(f"floor must be a positive finite number, got {floor!r}")
+        self.transform.initialize(x, self.prior.std, floor)
+        return self
+
+
+class CouplingFlowBase(Flow):
+    """Shift, ``n_couplings`` couplings of class ``coupling`` (parities 0, 1, 0, …), scaling, and a prior.
+
+    Args:
+        dim: data dimension (>= 2).
+        coupling: a :class:`~nicelab.coupling.Coupling` subclass, built as
+            ``coupling(dim, parity, hidden=hidden, depth=depth, **options)``.
+        n_couplings: number of coupling layers.
+        hidden, depth: each coupling's MLP has ``depth`` hidden layers of ``hidden`` ReLU units.
+        prior: ``"logistic"`` or ``"gaussian"``.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        coupling: type[Coupling],
+        n_couplings: int = 4,
+        hidden: int = 1000,
+        depth: int = 5,
+        prior: str = "logistic",
+        **options: Any,
+    ) -> None:
+        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 2:
+            raise ValueError(f"{type(self).__name__} needs dim >= 2, got {dim!r}")
+        check_positive_int(n_couplings, "n_couplings")
+        chain = CouplingChain(
+            [coupling(dim, i % 2, hidden=hidden, depth=depth, **options) for i in range(n_couplings)]
+        )
+        layers = Compose({"shift": Shift(dim), "couplings": chain, "scaling": Scaling(dim)})
+        super().__init__(layers, make_prior(prior, dim))
+        #: display name of the couplings (e.g. ``"additive"``): pictures and configs, never branching
+        self.coupling = chain[0].kind
+        self.n_couplings, self.hidden, self.depth, self.prior_name = n_couplings, hidden, depth, prior
+
+    @property
+    def transform(self) -> Compose:
+        chain = self.__dict__.get("_transform")
+        if chain is None:
+            # A subclass that set shift/couplings/scaling itself (nicelab.spline.SplineFlow builds its
+            # layers without calling this constructor): assemble the chain from them once.
+            if not isinstance(self.couplings, CouplingChain):
+                self.couplings = CouplingChain(list(self.couplings))
+            chain = Compose({"shift": self.shift, "couplings": self.couplings, "scaling": self.scaling})
+            self.__dict__["_transform"] = chain
+        return chain
+
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments; ``type(flow)(**flow.config())`` rebuilds the architecture."""
+        return {
+            "dim": self.dim,
+            "n_couplings": self.n_couplings,
+            "hidden": self.hidden,
+            "depth": self.depth,
+            "prior": self.prior_name,
+        }
+
+    def coupling_log_det(self, x: Tensor) -> Tensor:
+        """``Σ_k log|det ∂c_k|`` per sample, shape ``(batch,)``: 0 for additive, x-dependent otherwise."""
+        check_batch(x, self.dim, "x", finite=True)
+        return self.couplings(self.shift(x)[0])[1]
+
+    def _run_couplings(self, h: Tensor, inverse: bool) -> tuple[Tensor, Tensor]:
+        """Kept for older callers: ``self.couplings(h)`` (or its inverse)."""
+        return self.couplings.inverse(h) if inverse else self.couplings(h)
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={v!r}" for k, v in self.config().items())
+
+
+#: coupling types a :class:`CouplingFlow` can use, by name
 COUPLINGS: dict[str, type[Coupling]] = {"additive": AdditiveCoupling, "affine": AffineCoupling}
 
 
-class CouplingFlow(Transform):
-    """Shift, ``n_couplings`` couplings of one type (parities 0, 1, 0, …), then a diagonal scaling.
+class CouplingFlow(CouplingFlowBase):
+    """Lesson 08's coupling flow: NICE's layers with the coupling chosen by name.
 
     Args:
         dim: data dimension.
-        coupling: ``"additive"`` (NICE) or ``"affine"`` (Real NVP-style, bounded log-scale).
+        coupling: ``"additive"`` (NICE; a NICE state dict loads into it) or ``"affine"`` (Real NVP-style,
+            bounded log-scale).
         n_couplings, hidden, depth: as in :class:`nicelab.NICE`.
         prior: ``"logistic"`` or ``"gaussian"``.
     """
@@ -48,121 +247,14 @@ class CouplingFlow(Transform):
         depth: int = 5,
         prior: str = "logistic",
     ) -> None:
-        if dim < 2:
-            raise ValueError(f"{type(self).__name__} needs dim >= 2, got {dim}")
-        if coupling not in COUPLINGS:
+        if not isinstance(coupling, str) or coupling not in COUPLINGS:
             raise ValueError(f"coupling must be one of {sorted(COUPLINGS)}, got {coupling!r}")
-        check_positive_int(n_couplings, "n_couplings")
-        super().__init__(dim)
-        self.coupling, self.n_couplings, self.hidden, self.depth = coupling, n_couplings, hidden, depth
-        self.prior_name = prior
-        self.prior = make_prior(prior, dim)
-        self.shift = Shift(dim)
-        kind = COUPLINGS[coupling]
-        self.couplings = nn.ModuleList(
-            kind(dim, parity=i % 2, hidden=hidden, depth=depth) for i in range(n_couplings)
-        )
-        self.scaling = Scaling(dim)
+        super().__init__(dim, COUPLINGS[coupling], n_couplings, hidden, depth, prior)
 
     def config(self) -> dict[str, Any]:
         """The constructor arguments; ``CouplingFlow(**flow.config())`` rebuilds the architecture."""
-        return {
-            "dim": self.dim,
-            "coupling": self.coupling,
-            "n_couplings": self.n_couplings,
-            "hidden": self.hidden,
-            "depth": self.depth,
-            "prior": self.prior_name,
-        }
-
-    @property
-    def layers(self) -> list[Transform]:
-        """The layers in forward order: shift, couplings, scaling."""
-        return [self.shift, *self.couplings, self.scaling]
-
-    def layer_names(self) -> list[str]:
-        """Names matching :meth:`intermediates` (``"input"`` first)."""
-        names = ["input", "centre"]
-        names += [
-            f"{self.coupling} coupling {i + 1} (updates {'even' if c.parity == 0 else 'odd'})"
-            for i, c in enumerate(self.couplings)
-        ]
-        return [*names, "scaling (latent)"]
-
-    def _run_couplings(self, h: Tensor, inverse: bool) -> tuple[Tensor, Tensor]:
-        """All couplings in order (or undone in reverse): ``(output, summed coupling log-dets)``."""
-        total = h.new_zeros(h.shape[0])
-        for c in reversed(self.couplings) if inverse else self.couplings:
-            h, log_det = c.inverse(h) if inverse else c(h)
-            total = total + log_det
-        return h, total
-
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """``(z, log|det dz/dx|)``: the couplings' log-dets (0 if additive) plus ``Σ s``.
-
-        ``x`` must be finite: a NaN or ±inf input raises ``ValueError`` (one reduction per call, here at
-        the flow's entry rather than in every layer).
-        """
-        check_batch(x, self.dim, "x", finite=True)
-        h, coupling_log_det = self._run_couplings(self.shift(x)[0], inverse=False)
-        z, scale_log_det = self.scaling(h)
-        return z, coupling_log_det + scale_log_det
-
-    def inverse(self, z: Tensor) -> tuple[Tensor, Tensor]:
-        """``(x, log|det dx/dz|)``, the layers undone in reverse order; ``z`` must be finite."""
-        check_batch(z, self.dim, "z", finite=True)
-        h, scale_log_det = self.scaling.inverse(z)
-        h, coupling_log_det = self._run_couplings(h, inverse=True)
-        return self.shift.inverse(h)[0], coupling_log_det + scale_log_det
-
-    def log_prob(self, x: Tensor) -> Tensor:
-        """Exact ``log p(x)`` in nats, shape ``(batch,)``; ``x`` must be finite (``ValueError`` otherwise)."""
-        z, log_det = self(x)  # checks x
-        # The prior's unchecked density: a finite x whose z overflowed (a diverged model) must reach
-        # the loss as -inf/NaN, which the training loops report as divergence (FloatingPointError).
-        return self.prior._log_density(z).sum(dim=1) + log_det
-
-    def coupling_log_det(self, x: Tensor) -> Tensor:
-        """``Σ_k log|det ∂c_k|`` per sample, shape ``(batch,)``: 0 for additive, x-dependent for affine."""
-        check_batch(x, self.dim, "x", finite=True)
-        return self._run_couplings(self.shift(x)[0], inverse=False)[1]
-
-    @torch.no_grad()
-    def sample(self, n: int, temperature: float = 1.0, generator: torch.Generator | None = None) -> Tensor:
-        """Draw ``n`` samples ``x = f^{-1}(T·ε)``, ``ε ~ prior``; shape ``(n, dim)``."""
-        return self.inverse(self.prior.sample(n, temperature=temperature, generator=generator))[0]
-
-    def intermediates(self, x: Tensor) -> list[Tensor]:
-        """States after each layer, input first and latent last (see :meth:`layer_names`)."""
-        check_batch(x, self.dim, "x", finite=True)
-        states = [x]
-        for layer in self.layers:
-            states.append(layer(states[-1])[0])
-        return states
-
-    @torch.no_grad()
-    def init_from_data(self, x: Tensor, floor: float = 0.05) -> CouplingFlow:
-        """Data-dependent initialisation: z has roughly the prior's scale at step 0.
-
-        Sets the shift to the data mean, runs the (untrained) couplings, and sets
-        ``s_i = log(std_prior) - log(max(std_i, floor))`` from the per-dimension std of their output.
-        The floor matters: pixels that are almost constant would otherwise get a huge ``exp(s)``
-        that amplifies every coupling's output and stalls training.
-        """
-        check_batch(x, self.dim, "x", finite=True)
-        if x.shape[0] < 2:
-            raise ValueError("init_from_data needs at least 2 samples to estimate a spread")
-        finite = isinstance(floor, (int, float)) and not isinstance(floor, bool) and math.isfinite(floor)
-        if not (finite and floor > 0):
-            raise ValueError(f"floor must be a positive finite number, got {floor!r}")
-        self.shift.shift.copy_(x.mean(dim=0))
-        h = self._run_couplings(self.shift(x)[0], inverse=False)[0]
-        std = h.std(dim=0).clamp_min(floor)
-        self.scaling.log_scale.copy_(math.log(self.prior.std) - torch.log(std))
-        return self
-
-    def extra_repr(self) -> str:
-        return ", ".join(f"{k}={v!r}" for k, v in self.config().items())
+        config = super().config()
+        return {"dim": config.pop("dim"), "coupling": self.coupling, **config}
 
 
-__all__ = ["COUPLINGS", "CouplingFlow"]
+__all__ = ["COUPLINGS", "CouplingFlow", "CouplingFlowBase", "Flow"]

@@ -17,22 +17,21 @@ single peak, at ``f^{-1}(0)``, and no other local maximum.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import Tensor
 
 from nicelab._checks import check_batch, check_positive_int
-from nicelab.coupling import Coupling, merge, split
-from nicelab.flows import CouplingFlow
+from nicelab.coupling import AdditiveCoupling
+from nicelab.flows import CouplingFlowBase, Flow
 
 
-class NICE(CouplingFlow):
+class NICE(CouplingFlowBase):
     """NICE (Dinh, Krueger & Bengio, 2014) with the package's direction convention.
 
-    A :class:`~nicelab.flows.CouplingFlow` with additive couplings, so every coupling's log-det is 0
-    and ``log p(x) = Σ_i log p_prior(z_i) + Σ_i s_i``. Sampling, ``intermediates``, ``layer_names``
-    and ``init_from_data`` come from the shared base class.
+    Exactly ``Flow(Compose([Shift, *additive couplings, Scaling]), prior)``: the couplings sit in a
+    :class:`~nicelab.coupling.CouplingChain` (the fused path over the two halves that MNIST training
+    runs), every coupling's log-det is 0 and ``log p(x) = Σ_i log p_prior(z_i) + Σ_i s_i``. Sampling,
+    ``intermediates``, ``layer_names`` and ``init_from_data`` are :class:`~nicelab.flows.Flow`'s.
 
     Args:
         dim: data dimension (784 for MNIST).
@@ -44,24 +43,7 @@ class NICE(CouplingFlow):
     def __init__(
         self, dim: int, n_couplings: int = 4, hidden: int = 1000, depth: int = 5, prior: str = "logistic"
     ) -> None:
-        super().__init__(dim, "additive", n_couplings=n_couplings, hidden=hidden, depth=depth, prior=prior)
-
-    def config(self) -> dict[str, Any]:
-        """The constructor arguments; ``NICE(**model.config())`` rebuilds the architecture."""
-        config = super().config()
-        del config["coupling"]
-        return config
-
-    def _run_couplings(self, h: Tensor, inverse: bool) -> tuple[Tensor, Tensor]:
-        # Keep the even and odd halves as separate tensors across all couplings and interleave once
-        # at the end: the same maths as calling each layer, without a gather/scatter per layer.
-        # Additive couplings have log-det exactly 0.
-        halves = list(split(h, 1))  # [even positions, odd positions]
-        couplings: list[Coupling] = list(self.couplings)  # type: ignore[arg-type]
-        for c in reversed(couplings) if inverse else couplings:
-            changed, kept = halves[c.parity], halves[1 - c.parity]
-            halves[c.parity] = (c.uncouple if inverse else c.couple)(kept, changed)[0]
-        return merge(halves[0], halves[1], 1), h.new_zeros(h.shape[0])
+        super().__init__(dim, AdditiveCoupling, n_couplings, hidden, depth, prior)
 
 
 @torch.no_grad()
@@ -82,14 +64,15 @@ def zero_output_layers(model: NICE) -> NICE:
 
 
 @torch.no_grad()
-def path_to_peak(model: CouplingFlow, x: Tensor, n_points: int = 65) -> Tensor:
+def path_to_peak(model: Flow, x: Tensor, n_points: int = 65) -> Tensor:
     """An uphill path from each row of ``x`` to the model density's single peak ``x* = f^{-1}(0)``.
 
     The path is the pre-image of the straight latent segment from ``f(x)`` to the prior's mode 0::
 
         x_t = f^{-1}((1 - t) f(x)),   t = 0, 1/(n_points - 1), …, 1
 
-    Why it climbs: with additive couplings ``log q(x) = log p_Z(f(x)) + Σ_i s_i``, and both priors
+    Why it climbs: with additive couplings ``log q(x) = log p_Z(f(x)) + Σ_i s_i`` (a log-det constant in
+    ``x``: the flow's ``constant_log_det``), and both priors
     (logistic, Gaussian) are strictly log-concave with their mode at 0, so ``log p_Z`` increases along
     any straight segment towards 0. Hence ``log q(x_t)`` is non-decreasing in ``t`` for every start:
     ``q`` has no local maximum other than ``x*``, and each super-level set ``{q >= c}`` is the
@@ -97,7 +80,8 @@ def path_to_peak(model: CouplingFlow, x: Tensor, n_points: int = 65) -> Tensor:
     they must be joined by ridges at least as high as the lower mode.
 
     Args:
-        model: a :class:`~nicelab.flows.CouplingFlow` with additive couplings (e.g. :class:`NICE`).
+        model: a :class:`~nicelab.flows.Flow` whose log-det does not depend on ``x`` (volume-preserving
+            couplings and a diagonal scaling, e.g. :class:`NICE`).
         x: ``(n, dim)`` finite starting points.
         n_points: points per path (>= 2), ``t = 0`` first.
 
@@ -105,16 +89,16 @@ def path_to_peak(model: CouplingFlow, x: Tensor, n_points: int = 65) -> Tensor:
         ``(n_points, n, dim)``: ``path[0]`` is ``x`` (up to round-off), ``path[-1]`` is ``x*`` for every row.
 
     Raises:
-        ValueError: not an additive coupling flow (an affine flow's log-det varies with ``x``, so its
-            density can have many peaks), bad ``x`` or ``n_points``.
+        ValueError: a log-det that varies with ``x`` (e.g. affine couplings: the density can have many
+            peaks), not a flow, bad ``x`` or ``n_points``.
     """
-    if not isinstance(model, CouplingFlow) or model.coupling != "additive":
+    if not isinstance(model, Flow) or not model.constant_log_det:
         kind = type(model).__name__
-        if isinstance(model, CouplingFlow):
+        if isinstance(getattr(model, "coupling", None), str):  # a name, for the message only
             kind += f"(coupling={model.coupling!r})"
         raise ValueError(
-            "path_to_peak needs a coupling flow with additive couplings (a constant log-det), e.g. a NICE; "
-            f"got {kind}"
+            "path_to_peak needs a flow whose log-det is constant in x: additive couplings "
+            f"(volume-preserving) and a diagonal scaling, as in NICE; got {kind}"
         )
     check_batch(x, model.dim, "x", finite=True)
     check_positive_int(n_points, "n_points", minimum=2)

@@ -5,7 +5,18 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nicelab import AffineCoupling, CouplingFlow, fit
+from nicelab import (
+    NICE,
+    AffineCoupling,
+    Compose,
+    CouplingFlow,
+    Flow,
+    Gaussian,
+    Logistic,
+    Scaling,
+    Shift,
+    fit,
+)
 from nicelab.coupling import split
 from tests.transforms_registry import TRANSFORMS
 
@@ -124,3 +135,71 @@ def test_constructor_validation():
         CouplingFlow(4, prior="cauchy")
     with pytest.raises(ValueError, match="parity"):
         AffineCoupling(4, parity=3)
+
+
+# --- Flow: any transform plus a prior ----------------------------------------------------------------
+
+
+def _generic_flow(dim: int = 4) -> Flow:
+    layers = Compose({"shift": Shift(dim), "c": AffineCoupling(dim, 0, 8, 1), "scaling": Scaling(dim)})
+    return Flow(layers, Gaussian(dim)).double()
+
+
+def test_flow_log_prob_is_prior_plus_log_det_and_state_is_the_transforms():
+    flow = _generic_flow()
+    x = torch.randn(5, 4, dtype=torch.float64)
+    z, log_det = flow(x)
+    torch.testing.assert_close(flow.log_prob(x), flow.prior.log_prob(z) + log_det)
+    assert (
+        list(flow.state_dict())
+        == list(flow.transform.state_dict())
+        == [
+            "shift.shift",
+            *[f"c.net.{i}.{p}" for i in (0, 2) for p in ("weight", "bias")],
+            "scaling.log_scale",
+        ]
+    )
+    assert flow.shift is flow.transform.steps[0] and flow.layers == flow.transform.layers
+    assert flow.layer_names() == ["input", "centre", "affine coupling 1 (updates even)", "scaling (latent)"]
+    assert len(flow.intermediates(x)) == 4 and torch.equal(flow.stages(x)[-1][0], z)
+
+
+def test_flow_wraps_a_bare_transform_and_follows_train_eval_and_dtype():
+    flow = Flow(AffineCoupling(4, 1, 8, 1), Logistic(4))
+    assert list(flow.state_dict())[0] == "0.net.0.weight" and isinstance(flow.transform, Compose)
+    flow.eval()
+    assert not flow.training and not flow.transform.training and not flow.transform[0].training
+    flow.train()
+    assert flow.transform.training
+    flow.double()
+    assert flow.sample(3, generator=torch.Generator().manual_seed(0)).dtype == torch.float64
+
+
+def test_flow_init_from_data_walks_shift_and_scaling():
+    flow = _generic_flow()
+    x = 3.0 + 0.5 * torch.randn(400, 4, dtype=torch.float64)
+    flow.init_from_data(x)
+    torch.testing.assert_close(flow.shift.shift, x.mean(0))
+    torch.testing.assert_close(flow(x)[0].std(0), torch.ones(4, dtype=torch.float64))
+
+
+def test_flow_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="transform must be"):
+        Flow(torch.nn.Linear(2, 2), Gaussian(2))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="prior must be"):
+        Flow(Shift(2), "gaussian")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="dim 3 but the transform has dim 2"):
+        Flow(Shift(2), Gaussian(3))
+    with pytest.raises(ValueError, match="'prior'"):
+        Flow(Compose({"prior": Shift(2)}), Gaussian(2))
+    with pytest.raises(ValueError, match="NaN"):
+        _generic_flow().log_prob(torch.full((2, 4), float("nan"), dtype=torch.float64))
+
+
+def test_nice_and_coupling_flows_are_flows_of_one_chain():
+    nice = NICE(6, n_couplings=3, hidden=8, depth=1)
+    assert isinstance(nice, Flow) and not isinstance(nice, CouplingFlow)
+    assert [type(t).__name__ for t in nice.transform.steps] == ["Shift", "CouplingChain", "Scaling"]
+    assert nice.layers == [nice.shift, *nice.couplings, nice.scaling]
+    assert nice.coupling == "additive" and CouplingFlow(6, "affine", 2, 8, 1).coupling == "affine"
+    assert nice.config() == {"dim": 6, "n_couplings": 3, "hidden": 8, "depth": 1, "prior": "logistic"}

@@ -8,8 +8,20 @@ import pytest
 import torch
 from torch.autograd.functional import jacobian
 
-from nicelab import NICE, AdditiveCoupling, Scaling
-from nicelab.coupling import split
+from nicelab import (
+    NICE,
+    AdditiveCoupling,
+    AffineCoupling,
+    Compose,
+    CouplingFlow,
+    Flow,
+    Gaussian,
+    Inverse,
+    Scaling,
+    Shift,
+)
+from nicelab.coupling import CouplingChain, split
+from nicelab.transforms import Identity
 from tests.transforms_registry import TRANSFORMS
 
 DIMS = [2, 6, 784]
@@ -158,3 +170,132 @@ def test_constructor_arguments_validated():
         NICE(4, prior="cauchy")
     with pytest.raises(ValueError, match="n_couplings"):
         NICE(4, n_couplings=0)
+
+
+# --- Compose walks every chain; the fused coupling chain; properties instead of names ---------------
+
+CHAINS = {
+    "chain-affine": lambda d: _randomised(
+        CouplingChain([AffineCoupling(d, i % 2, hidden=8, depth=1) for i in range(3)])
+    ),
+    "chain-mixed": lambda d: _randomised(
+        CouplingChain(
+            [AdditiveCoupling(d, 0, 8, 1), AffineCoupling(d, 1, 8, 1), AdditiveCoupling(d, 1, 8, 1)]
+        )
+    ),
+    "flow-generic": lambda d: Flow(
+        Compose([Shift(d), AffineCoupling(d, 0, 8, 1), Scaling(d), AdditiveCoupling(d, 1, 8, 1)]), Gaussian(d)
+    ),
+}
+
+
+def _randomised(t):
+    with torch.no_grad():
+        for p in t.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    return t
+
+
+@pytest.mark.parametrize("dim", [2, 7])
+@pytest.mark.parametrize("name", sorted(CHAINS))
+def test_chains_round_trip_and_match_autograd(name, dim):
+    t = CHAINS[name](dim).double()
+    x = torch.randn(3, dim, dtype=torch.float64)
+    z, log_det = t(x)
+    back, inv_log_det = t.inverse(z)
+    torch.testing.assert_close(back, x, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(inv_log_det, -log_det, rtol=1e-10, atol=1e-10)
+    for i in range(3):
+        J = jacobian(lambda v: t(v.unsqueeze(0))[0].squeeze(0), x[i])
+        torch.testing.assert_close(log_det[i], torch.linalg.slogdet(J)[1], rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("dim", [2, 5, 784])
+@pytest.mark.parametrize("name", ["chain-affine", "chain-mixed"])
+def test_fused_coupling_chain_equals_the_layer_by_layer_walk(name, dim):
+    chain = CHAINS[name](dim).double()
+    x = torch.randn(6, dim, dtype=torch.float64)
+    stages = chain.stages(x)
+    z, log_det = chain(x)
+    torch.testing.assert_close(z, stages[-1][0], rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(log_det, sum(ld for _, ld in stages), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(
+        chain.inverse(z)[0], Compose(chain.layers).inverse(z)[0], rtol=1e-12, atol=1e-12
+    )
+
+
+def test_compose_stages_chain_and_flattening():
+    d = 5
+    inner = Compose([AdditiveCoupling(d, 0, 8, 1), AffineCoupling(d, 1, 8, 1)])
+    outer = _randomised(Compose({"shift": Shift(d), "inner": inner, "scaling": Scaling(d)})).double()
+    assert [type(t).__name__ for t in outer.layers] == [
+        "Shift",
+        "AdditiveCoupling",
+        "AffineCoupling",
+        "Scaling",
+    ]
+    assert outer.steps[1] is inner and outer[1] is inner and len(outer) == 3
+    x = torch.randn(4, d, dtype=torch.float64)
+    stages = outer.stages(x)
+    z, log_det = outer(x)
+    assert len(stages) == 4 and torch.equal(stages[-1][0], z)
+    torch.testing.assert_close(sum(ld for _, ld in stages), log_det)
+    states = outer.intermediates(x)
+    for k in range(5):  # the tail from stage k maps that stage's state to z, and back
+        tail = outer.chain(k)
+        torch.testing.assert_close(tail(states[k])[0], z)
+        torch.testing.assert_close(tail.inverse(z)[0], states[k])
+    assert isinstance(outer.chain(4), Identity) and torch.equal(outer.chain(4)(x)[1], torch.zeros(4).double())
+    assert set(outer.state_dict()) >= {"shift.shift", "inner.0.m.0.weight", "scaling.log_scale"}
+
+
+def test_volume_and_constant_log_det_properties():
+    d = 4
+    add, aff, scale = AdditiveCoupling(d, 0, 8, 1), AffineCoupling(d, 1, 8, 1), Scaling(d)
+    assert add.volume_preserving and add.constant_log_det and Shift(d).volume_preserving
+    assert not aff.volume_preserving and not aff.constant_log_det
+    assert not scale.volume_preserving and scale.constant_log_det
+    assert Compose([Shift(d), add]).volume_preserving and not Compose([add, scale]).volume_preserving
+    assert Compose([add, scale]).constant_log_det and not Compose([add, aff]).constant_log_det
+    assert Inverse(aff).constant_log_det is False and Inverse(add).volume_preserving
+    assert NICE(d, 2, 8, 1).constant_log_det and not CouplingFlow(d, "affine", 2, 8, 1).constant_log_det
+    assert not NICE(d, 2, 8, 1).volume_preserving  # the scaling changes volume
+
+
+def test_compose_rejects_bad_steps():
+    with pytest.raises(ValueError, match="at least one"):
+        Compose([])
+    with pytest.raises(ValueError, match="Transforms"):
+        Compose([torch.nn.Linear(2, 2)])
+    with pytest.raises(ValueError, match="one dim"):
+        Compose([Shift(2), Shift(3)])
+    with pytest.raises(ValueError, match="Coupling layers"):
+        CouplingChain([Shift(4)])
+
+
+class Doubler(torch.nn.Module):
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.width, self.calls = width, 0
+
+    def forward(self, kept):
+        self.calls += 1
+        return 2.0 * kept.repeat(1, 2)[:, : self.width]
+
+
+def test_conditioner_is_a_constructor_argument():
+    net = Doubler(2)
+    layer = AdditiveCoupling(4, parity=1, conditioner=net).double()
+    assert layer.m is net and list(layer.parameters()) == []
+    x = torch.randn(3, 4, dtype=torch.float64)
+    z, log_det = layer(x)
+    torch.testing.assert_close(z[:, 1::2], x[:, 1::2] + 2.0 * x[:, 0::2])
+    assert net.calls == 1 and torch.equal(log_det, torch.zeros(3, dtype=torch.float64))
+    affine = AffineCoupling(4, parity=0, conditioner=Doubler(4))
+    s, t = affine.scale_and_shift(torch.ones(2, 2))
+    torch.testing.assert_close(s, 2.0 * torch.tanh(torch.ones(2, 2)))  # bound 2 * tanh(raw / 2)
+    for bad in ("mlp", lambda v: v):
+        with pytest.raises(ValueError, match="conditioner must be a torch.nn.Module"):
+            AdditiveCoupling(4, 0, conditioner=bad)
+        with pytest.raises(ValueError, match="conditioner must be a torch.nn.Module"):
+            AffineCoupling(4, 0, conditioner=bad)
