@@ -1,14 +1,20 @@
-"""Lesson 07 exercises: the importance-sampled log-likelihood, which bound a KL estimate is, and modes."""
+"""Lesson 07 exercises: the importance-sampled log-likelihood (build and numeric), the ELBO / IS / exact
+ordering (prediction), which bound a KL estimate is, and modes."""
 
 from __future__ import annotations
 
+import inspect
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
+from torch import Tensor
 
-from nicelab.baselines import mode_coverage
+from nicelab import datasets
+from nicelab.baselines import VAE, mode_coverage
 from nicelab.exercises import Exercise, numeric, register, sig_tolerance
+from nicelab.exercises.lesson05 import multiple_choice
 
 #: log importance weights of one data point under a VAE (K = 6). They are so negative that
 #: exp() underflows to 0 in float64, so the estimate must be computed in log space.
@@ -163,5 +169,168 @@ q3 = register(
         ),
         reference=lambda: covered_from_counts(COUNTS),
         wrong=[*_MODE_MISTAKES, 8, 4, 6, 2.5],
+    )
+)
+
+
+# --- prediction: the ladder ELBO, IS estimate, exact ------------------------------------------------
+
+LADDER_OPTIONS = {
+    "a": "ELBO < IS estimate (K = 256) < exact log p",
+    "b": "IS estimate (K = 256) < ELBO < exact log p",
+    "c": "ELBO < exact log p < IS estimate (K = 256)",
+    "d": "all three equal: they estimate the same log p(x)",
+}
+predict_ladder = register(
+    Exercise(
+        key="lesson07.predict_ladder",
+        prompt=(
+            "Predict, then run: averaged over test points, how do the VAE's ELBO, its importance-sampled "
+            "estimate log p̂_K and its exact log p(x) (by quadrature) compare? "
+            + " ".join(f"({k}) {v}" for k, v in sorted(LADDER_OPTIONS.items()))
+        ),
+        checker=multiple_choice(
+            "a",
+            LADDER_OPTIONS,
+            {
+                "b": "the IS estimate with K = 1 is the ELBO, and E[log p̂_K] only grows with K",
+                "c": "E[log p̂_K] <= log p(x) for every K (Jensen: the log of an unbiased estimate of p(x))",
+                "d": "the ELBO is below log p(x) by KL(q(z|x) || p(z|x)), which is > 0 unless q is the exact "
+                "posterior",
+            },
+        ),
+        hint_text="Jensen: E[log w] <= log E[w] = log p(x). The ELBO is the K = 1 case of log p̂_K.",
+        solution_text="(a) ELBO = E[log p̂_1] <= E[log p̂_K] <= log p(x): a bound, a tighter estimate "
+        "(biased low), the exact value.",
+        reference=lambda: "a",
+        wrong=["b", "c", "d", 1],
+    )
+)
+
+
+# --- build: the importance-weighted estimate from the log-weights ----------------------------------
+
+#: the check's VAE (2-D data, 2-D latent) and its inputs: typical points, and points so far from the data
+#: that every weight exp(log w) underflows to 0 in float32 (log w is about -10^4 there)
+IW_K, IW_SEED, IW_N = 32, 0, 64
+IW_FAR = torch.tensor([[40.0, 40.0], [-35.0, 20.0], [25.0, -45.0]])
+#: an estimate whose mean over the typical points is this close to nicelab's used other draws of z_k
+DRAWS_MEAN_TOL = 0.25
+
+
+def reference_log_likelihood(vae: VAE, x: Tensor, k: int, generator: torch.Generator) -> Tensor:
+    """``log p̂_K(x) = log (1/K) Σ_k exp(log w_k)``, one value per row of ``x``, computed in log space.
+
+    ``vae.log_weights`` gives ``log w`` of shape ``(K, batch)``; ``logsumexp`` subtracts the largest weight
+    before exponentiating, so weights far below ``exp(-100)`` do not underflow to ``log 0 = -inf``.
+    """
+    log_w = vae.log_weights(x, k, generator=generator)  # (K, batch)
+    return torch.logsumexp(log_w, dim=0) - math.log(k)
+
+
+def _iw_vae() -> VAE:
+    with torch.random.fork_rng():
+        torch.manual_seed(IW_SEED)
+        return VAE(2, latent_dim=2, hidden=16, depth=2, decoder_std=0.3).eval()
+
+
+def _iw_inputs() -> Tensor:
+    typical = datasets.get("eight_gaussians").sample(IW_N, torch.Generator().manual_seed(IW_SEED + 1))
+    return torch.cat([typical, IW_FAR])
+
+
+def _estimates(answer: Callable[..., Any]) -> tuple[Tensor, Tensor, Tensor, Any]:
+    """(log_w, nicelab's estimate, the ELBO-style mean of logs, the answer's output), same draws."""
+    vae, x = _iw_vae(), _iw_inputs()
+    with torch.no_grad():
+        log_w = vae.log_weights(x, IW_K, generator=torch.Generator().manual_seed(IW_SEED + 2))
+        expected = vae.log_likelihood(x, IW_K, generator=torch.Generator().manual_seed(IW_SEED + 2))
+        mine = answer(vae, x, IW_K, torch.Generator().manual_seed(IW_SEED + 2))
+    return log_w, expected, log_w.mean(0), mine
+
+
+def _check_log_likelihood(answer: Any) -> str | None:
+    if not callable(answer):
+        return "answer with your function my_log_likelihood (the function itself)"
+    log_w, expected, mean_of_logs, mine = _estimates(answer)
+    if mine is None or mine is Ellipsis:
+        return "my_log_likelihood returned nothing yet: write its body"
+    if not isinstance(mine, Tensor):
+        return f"return a tensor of shape (batch,), got {type(mine).__name__}"
+    n = len(expected)
+    if mine.shape != expected.shape:
+        if tuple(mine.shape) == (IW_K,):
+            return "you reduced over the batch (dim 1); log_w has shape (K, batch): reduce over dim 0"
+        return f"return one value per data point, shape ({n},): log_w is (K, batch), reduce over dim 0"
+    mine = mine.detach().double()
+    typical, far = slice(0, IW_N), slice(IW_N, n)
+    if torch.allclose(mine, expected.double(), atol=1e-4, rtol=0):
+        return None
+    if torch.allclose(mine[typical], mean_of_logs.double()[typical], atol=1e-4, rtol=0):
+        return "that is the mean of the log-weights: the ELBO (a lower bound). Take the log of the mean of w"
+    if torch.allclose(mine[typical], expected.double()[typical] + math.log(IW_K), atol=1e-4, rtol=0):
+        return f"every value is log K = log {IW_K} too high: the 1/K is missing (subtract math.log(k))"
+    if torch.allclose(mine[typical], expected.double()[typical], atol=1e-4, rtol=0):
+        return (
+            "right on typical points, but far from the data you get "
+            f"{mine[far].min().item():.4g}: exp(log w) underflows to 0 there. Work in log space: "
+            "torch.logsumexp(log_w, dim=0) subtracts the largest log-weight before exponentiating"
+        )
+    # other draws of z_k: each point's estimate moves by its Monte-Carlo noise, their mean barely does
+    if abs((mine[typical] - expected.double()[typical]).mean()) < DRAWS_MEAN_TOL:
+        return (
+            "close, but not the same draws: pass generator=generator to vae.log_weights so your z_k are the "
+            "check's"
+        )
+    off = (mine[typical] - expected.double()[typical]).abs().mean().item()
+    return f"your values differ from VAE.log_likelihood by {off:.3g} nats on average"
+
+
+def _mean_of_logs(vae: VAE, x: Tensor, k: int, generator: torch.Generator) -> Tensor:
+    return vae.log_weights(x, k, generator=generator).mean(0)
+
+
+def _no_one_over_k(vae: VAE, x: Tensor, k: int, generator: torch.Generator) -> Tensor:
+    return torch.logsumexp(vae.log_weights(x, k, generator=generator), dim=0)
+
+
+def _underflows(vae: VAE, x: Tensor, k: int, generator: torch.Generator) -> Tensor:
+    return vae.log_weights(x, k, generator=generator).exp().mean(0).log()
+
+
+def _other_draws(vae: VAE, x: Tensor, k: int, generator: torch.Generator) -> Tensor:
+    return reference_log_likelihood(vae, x, k, torch.Generator().manual_seed(12345))
+
+
+def _over_batch(vae: VAE, x: Tensor, k: int, generator: torch.Generator) -> Tensor:
+    return torch.logsumexp(vae.log_weights(x, k, generator=generator), dim=1) - math.log(x.shape[0])
+
+
+#: typical wrong estimates, each with words its diagnosis must contain (tests/test_build_exercises_05_07.py)
+WRONG_ESTIMATES: dict[str, tuple[Callable[..., Any], str]] = {
+    "mean of logs (the ELBO)": (_mean_of_logs, "ELBO"),
+    "1/K missing": (_no_one_over_k, "1/K"),
+    "no logsumexp (underflow)": (_underflows, "underflow"),
+    "other draws": (_other_draws, "generator"),
+    "over the batch axis": (_over_batch, "dim 0"),
+    "body not written": (lambda vae, x, k, generator: None, "nothing yet"),
+}
+
+iw_estimate = register(
+    Exercise(
+        key="lesson07.iw_estimate",
+        prompt=(
+            "Write my_log_likelihood(vae, x, k, generator): draw log_w = vae.log_weights(x, k, "
+            "generator=generator), shape (K, batch), and return log p̂_K(x) = log((1/K) Σ_k exp(log_w[k])) "
+            "for each data point, shape (batch,). The check compares it with VAE.log_likelihood on the same "
+            "draws, on typical points and on points far from the data (where exp(log_w) is 0 in floating "
+            "point)."
+        ),
+        checker=_check_log_likelihood,
+        hint_text="Work in log space: torch.logsumexp(log_w, dim=0) is log Σ_k exp(log_w[k]) without "
+        "underflow. Then the 1/K.",
+        solution_text=inspect.getsource(reference_log_likelihood),
+        reference=lambda: reference_log_likelihood,
+        wrong=[f for f, _ in WRONG_ESTIMATES.values()] + ["logsumexp"],
     )
 )
