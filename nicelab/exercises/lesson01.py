@@ -1,9 +1,11 @@
-"""Lesson 01 exercises: a push-forward density value, the wrong density's mass, a log-density function."""
+"""Lesson 01 exercises: a push-forward density value, the wrong density's mass, a log-density function,
+two predictions; and the predict-then-run checkers (:func:`choice`, :func:`guess`) lessons 01-04 share."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -133,3 +135,133 @@ q3 = register(
         ],
     )
 )
+
+
+# --- predict, then run: checkers for a guess made before a cell shows the answer -----------------------
+# Shared by lessons 01-04 (imported from here); they belong beside ``numeric`` in nicelab.exercises.
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A multiple-choice checker: ``checker("b") -> None`` if ``right``, else why that option is wrong.
+
+    ``why`` maps every wrong option (lower-case letters) to its explanation, so each one says what it
+    misses; an answer that is not one of the options is told which letters exist.
+    """
+
+    right: str
+    why: Mapping[str, str]
+
+    def __post_init__(self) -> None:
+        letters = {self.right, *self.why}
+        if not all(isinstance(k, str) and len(k) == 1 and k.islower() for k in letters):
+            raise ValueError(f"options are single lower-case letters, got {sorted(letters)!r}")
+        if self.right in self.why:
+            raise ValueError(f"the right option {self.right!r} must not have a 'why wrong' message")
+
+    @property
+    def options(self) -> list[str]:
+        """Every option letter, sorted."""
+        return sorted({self.right, *self.why})
+
+    def __call__(self, answer: Any) -> str | None:
+        letter = answer.strip().lower().strip("()") if isinstance(answer, str) else None
+        if letter not in self.options:
+            return f'answer with one of the letters {", ".join(self.options)} (a string, e.g. "a")'
+        return None if letter == self.right else f"not {letter}: {self.why[letter]}"
+
+
+@dataclass(frozen=True)
+class Guess:
+    """A numeric prediction: any guess within ``within`` of ``expected`` passes; else how far off it is.
+
+    A prediction is a guess, not a computation, so the band is wide on purpose (unlike :func:`numeric`);
+    ``within=0`` asks for an exact count.
+    """
+
+    expected: float
+    within: float
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.expected) and math.isfinite(self.within) and self.within >= 0):
+            raise ValueError(
+                f"expected and within must be finite, within >= 0; got {self.expected}, {self.within}"
+            )
+
+    def __call__(self, answer: Any) -> str | None:
+        if isinstance(answer, bool) or not isinstance(answer, (int, float)) or not math.isfinite(answer):
+            return f"answer with a finite number, not {answer!r}"
+        miss = float(answer) - self.expected
+        if abs(miss) <= self.within * (1 + 1e-12):
+            return None
+        return (
+            f"your guess {answer:g} is {abs(miss):.3g} too {'high' if miss > 0 else 'low'}; run the next cell"
+        )
+
+
+def choice(right: str, why: Mapping[str, str]) -> Choice:
+    """A :class:`Choice` checker: ``right`` is the letter, ``why`` explains each wrong letter."""
+    return Choice(right, dict(why))
+
+
+def guess(expected: float, within: float) -> Guess:
+    """A :class:`Guess` checker: guesses within ``within`` of ``expected`` pass."""
+    return Guess(float(expected), float(within))
+
+
+#: p1's map: x = 2 z + 1, whose naive curve p_Z((x - 1) / 2) integrates to |a| = 2
+p1 = register(
+    Exercise(
+        key="lesson01.predict_naive_mass",
+        prompt=(
+            "Predict before you run: for the affine map x = 2 z + 1, what does the naive curve "
+            "p_Z(f^{-1}(x)) = p_Z((x - 1) / 2) integrate to over the whole line? "
+            "(a) 0.5  (b) 1  (c) 2  (d) it diverges. Answer with a letter."
+        ),
+        checker=choice(
+            "c",
+            {
+                "a": "the naive curve keeps p_Z's height but is twice as wide: more area, not less",
+                "b": "only the correct density, with the factor 1/|a| = 1/2, integrates to 1",
+                "d": "it is a Gaussian bump: its integral is finite",
+            },
+        ),
+        hint_text="p_Z((x - 1) / 2) is p_Z's bell stretched horizontally by 2 (same height). Area?",
+        solution_text=(
+            "(c) 2: substitute x = 2 z + 1, dx = 2 dz: ∫ p_Z((x - 1) / 2) dx = 2 ∫ p_Z(z) dz = 2.\n"
+            "In general the naive curve integrates to E|f'(Z)|."
+        ),
+        reference=lambda: "c",
+        wrong=["a", "b", "d", "e", 2, ""],
+    )
+)
+
+p2 = register(
+    Exercise(
+        key="lesson01.predict_interval",
+        prompt=(
+            "Predict before you run: the z-interval [1, 1.25] is mapped by x = sinh(z) to an x-interval "
+            "about 0.4 long. Compared with the fraction of samples z in [1, 1.25], the fraction of samples x "
+            "in its image is (a) the same  (b) larger, since the interval is longer  (c) smaller, since the "
+            "density of x is lower there. Answer with a letter."
+        ),
+        checker=choice(
+            "a",
+            {
+                "b": "x lands in the image exactly when its z lands in [1, 1.25]: the count cannot grow",
+                "c": (
+                    "the density is lower, but over a longer interval: the same samples, the same fraction"
+                ),
+            },
+        ),
+        hint_text="f is a bijection: which z's produce an x in [sinh(1), sinh(1.25)]?",
+        solution_text=(
+            "(a) the same: x = sinh(z) lies in [sinh 1, sinh 1.25] exactly when z lies in [1, 1.25], so the "
+            "very same samples are counted. Probability is conserved; length is not, so the density drops."
+        ),
+        reference=lambda: "a",
+        wrong=["b", "c", "d", 1],
+    )
+)
+
+__all__ = ["Choice", "Guess", "choice", "guess", "p1", "p2", "q1", "q2", "q3"]

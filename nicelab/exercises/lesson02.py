@@ -1,10 +1,12 @@
-"""Lesson 02 exercises: area from a determinant, the notes' density-1/4 example, a flow's log-likelihood."""
+"""Lesson 02 exercises: area from a determinant, the notes' density-1/4 example, a flow's log-likelihood,
+and two predictions (a shear's area, the mass of a density built with a signed determinant)."""
 
 from __future__ import annotations
 
 import math
 
 from nicelab.exercises import Exercise, numeric, register
+from nicelab.exercises.lesson01 import choice, guess
 
 _LOG_2PI = math.log(2 * math.pi)
 
@@ -127,3 +129,48 @@ q3 = register(
         reference=lambda: _ANSWER,
     )
 )
+
+p1 = register(
+    Exercise(
+        key="lesson02.predict_shear",
+        prompt=(
+            "Predict before you run: the shear A = [[1, 1.5], [0, 1]] slides each horizontal line sideways. "
+            "What is the area of the image of the unit square? (a) 1  (b) 1.5  (c) 2.5  (d) 0. "
+            "Answer with a letter."
+        ),
+        checker=choice(
+            "a",
+            {
+                "b": "1.5 is the off-diagonal entry; a parallelogram's area is base times height",
+                "c": "the image is a slanted parallelogram, not a wider rectangle: base 1, height 1",
+                "d": "A is invertible (det = 1·1 - 1.5·0), so it cannot squash the square flat",
+            },
+        ),
+        hint_text="det [[a, b], [c, d]] = ad - bc. Or: base and height of the slanted parallelogram.",
+        solution_text="(a) 1: det A = 1·1 - 1.5·0 = 1. A shear keeps area (base 1, height 1).",
+        reference=lambda: "a",
+        wrong=["b", "c", "d", 1.0],
+    )
+)
+
+p2 = register(
+    Exercise(
+        key="lesson02.predict_signed_mass",
+        prompt=(
+            "Predict before you run: x = M z with M = diag(2, -2), z ~ N(0, I). If the density used the "
+            "signed "
+            "det(M^-1) = -1/4 instead of |det(M^-1)| = 1/4, what would it integrate to over the plane? "
+            "(A number; a guess within 0.1 counts.)"
+        ),
+        checker=guess(-1.0, 0.1),
+        hint_text="Every value is multiplied by -1/4 instead of +1/4. What did the right one integrate to?",
+        solution_text=(
+            "-1: the signed version is the right density times -1 everywhere, so its integral is -1. "
+            "A density must be >= 0: only |det| makes sense."
+        ),
+        reference=lambda: -1,
+        wrong=[1, 0, -0.25, 0.25, "minus one", True],
+    )
+)
+
+__all__ = ["p1", "p2", "q1", "q2", "q3"]

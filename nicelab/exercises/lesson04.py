@@ -1,4 +1,5 @@
-"""Lesson 04 exercises: log p(x) of a tiny NICE by hand, the best scale, a scaling model's log_prob."""
+"""Lesson 04 exercises: log p(x) of a tiny NICE by hand, the best scale, a scaling model's log_prob,
+NICE's log-likelihood from its parts (the ``build_log_prob`` check), and two predictions."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from nicelab.exercises import Exercise, numeric, register
+from nicelab.exercises.lesson01 import choice
+from nicelab.nice import NICE
 
 
 def _logistic(z: float) -> float:
@@ -185,4 +188,238 @@ q3 = register(
     )
 )
 
-__all__ = ["q1", "q2", "q3"]
+
+# --- build: NICE's log-likelihood from its parts ----------------------------------------------------------
+
+NOT_ANSWERED = "not answered yet: replace every `...` in nice_log_prob, then run the cell again"
+_BATCH = 7  # not a model dimension, so a sum over the wrong axis shows in the shape
+
+
+def _blocked_log_prob(x: Tensor) -> Tensor:
+    raise RuntimeError(
+        "build log p(x) from the model's parts (its layers, prior and scaling), not model.log_prob"
+    )
+
+
+def _test_model(dim: int, seed: int) -> tuple[NICE, Tensor]:
+    """A small float64 NICE with a non-zero shift and random non-zero log-scales, and a batch of points."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.random.fork_rng():  # the MLPs' random init must not move the notebook's random stream
+        torch.manual_seed(seed)
+        model = NICE(dim, n_couplings=3, hidden=8, depth=1, prior="logistic").double()
+    data = torch.randn(64, dim, generator=generator, dtype=torch.float64) * 0.5 + 1.0
+    model.init_from_data(data)  # the shift μ becomes the data mean
+    with torch.no_grad():
+        model.scaling.log_scale.copy_(torch.randn(dim, generator=generator, dtype=torch.float64))
+    x = torch.randn(_BATCH, dim, generator=generator, dtype=torch.float64) * 1.5 + 1.0
+    return model, x
+
+
+def _mistakes(model: NICE, x: Tensor) -> list[tuple[Tensor, str]]:
+    """The values typical slips produce on ``(model, x)``, each with its diagnosis."""
+    with torch.no_grad():
+        z, _ = model(x)
+        h = model.layers[-1].inverse(z)[0]  # the couplings' output, before the scaling
+        s = model.scaling.log_scale.sum()
+        prior = model.prior.log_prob
+
+        def gaussian(t: Tensor) -> Tensor:
+            return (-0.5 * t * t - 0.5 * math.log(2 * math.pi)).sum(dim=1)
+
+        return [
+            (prior(z) - s, "wrong sign of Σ s: the forward log-det of z = exp(s) · h is +Σ s"),
+            (prior(z), "the log-det Σ s is missing: the scaling changes volume"),
+            (prior(z) + 2 * s, "Σ s counted twice (the log_det a forward pass returns already holds it)"),
+            (prior(x) + s, "the prior is evaluated at x; it is a density on the latent z = f(x)"),
+            (
+                prior(h) + s,
+                "the prior is evaluated before the scaling; z = exp(s) · h is the last layer's output",
+            ),
+            (prior(z) / z.shape[1] + s, "the prior is averaged over dimensions; sum it"),
+            (gaussian(z) + s, "that is a Gaussian prior; this model's prior is the logistic"),
+        ]
+
+
+def _check_nice_log_prob(answer: Any) -> str | None:
+    if not callable(answer):
+        return "answer with a function `nice_log_prob(model, x)` returning a (batch,) tensor"
+    for dim, seed in ((4, 0), (5, 1)):
+        model, x = _test_model(dim, seed)
+        with torch.no_grad():
+            expected = model.log_prob(x)
+        model.log_prob = _blocked_log_prob  # the parts, not the answer
+        try:
+            got = answer(model, x.clone())
+        except Exception as err:  # the learner's code may raise anything
+            if "ellipsis" in str(err).lower():
+                return NOT_ANSWERED
+            return f"nice_log_prob raised {type(err).__name__}: {err}"
+        if got is Ellipsis or got is None:
+            return NOT_ANSWERED
+        if not isinstance(got, Tensor):
+            return f"return a tensor of shape (batch,), got {type(got).__name__}"
+        got = got.detach().to(torch.float64)
+        if got.shape == (_BATCH, dim):
+            return "the prior is not summed over dimensions: one log p per sample, so sum over dim=1"
+        if got.shape == (dim,):
+            return "you summed over the batch (dim=0); sum over the dimensions (dim=1), one value per sample"
+        if got.shape != (_BATCH,):
+            return f"expected shape (batch,) = ({_BATCH},), got {tuple(got.shape)}"
+        if torch.allclose(got, expected, atol=1e-8):
+            continue
+        for value, message in _mistakes(model, x):
+            if torch.allclose(got, value, atol=1e-8):
+                return message
+        error = float((got - expected).abs().max())
+        return f"log p(x) differs from NICE.log_prob by up to {error:.3g} (D={dim})"
+    return None
+
+
+def _nice_log_prob_reference() -> Callable[[NICE, Tensor], Tensor]:
+    def nice_log_prob(model: NICE, x: Tensor) -> Tensor:
+        h = x
+        for layer in model.layers:  # shift, couplings, scaling: data -> latent
+            h, _ = layer(h)
+        log_prior = (-F.softplus(h) - F.softplus(-h)).sum(dim=1)
+        return log_prior + model.scaling.log_scale.sum()
+
+    return nice_log_prob
+
+
+def _prior_at(point: str) -> Callable[[NICE, Tensor], Tensor]:
+    """A wrong answer: the logistic prior at x or at z, with or without Σ s and with either sign."""
+
+    def wrong(model: NICE, x: Tensor) -> Tensor:
+        z = x if point == "x" else model(x)[0]
+        return (-F.softplus(z) - F.softplus(-z)).sum(dim=1) + model.scaling.log_scale.sum()
+
+    return wrong
+
+
+def _not_summed(model: NICE, x: Tensor) -> Tensor:
+    z = model(x)[0]
+    return -F.softplus(z) - F.softplus(-z) + model.scaling.log_scale.sum()
+
+
+def _minus_s(model: NICE, x: Tensor) -> Tensor:
+    z = model(x)[0]
+    return (-F.softplus(z) - F.softplus(-z)).sum(dim=1) - model.scaling.log_scale.sum()
+
+
+def _no_log_det(model: NICE, x: Tensor) -> Tensor:
+    z = model(x)[0]
+    return (-F.softplus(z) - F.softplus(-z)).sum(dim=1)
+
+
+def _twice(model: NICE, x: Tensor) -> Tensor:
+    z, log_det = model(x)
+    return model.prior.log_prob(z) + log_det + model.scaling.log_scale.sum()
+
+
+def _cheat(model: NICE, x: Tensor) -> Tensor:
+    return model.log_prob(x)
+
+
+def _skeleton(model: NICE, x: Tensor) -> Any:
+    log_prior = ...
+    log_det = ...
+    return log_prior + log_det  # type: ignore[operator]
+
+
+#: each typical wrong answer and the words its diagnosis must contain (tests/test_build_exercises_01_04.py)
+BUILD_MISTAKES: dict[Callable[[NICE, Tensor], Any], str] = {
+    _minus_s: "wrong sign of Σ s",
+    _not_summed: "not summed over dimensions",
+    _no_log_det: "log-det Σ s is missing",
+    _prior_at("x"): "evaluated at x",
+    _twice: "counted twice",
+    _cheat: "not model.log_prob",
+    _skeleton: "not answered yet",
+}
+
+build_log_prob = register(
+    Exercise(
+        key="lesson04.build_log_prob",
+        prompt=(
+            "Write `nice_log_prob(model, x)` for a nicelab.NICE model from its parts: z = f(x) through "
+            "model.layers (shift, couplings, scaling; each returns (output, log_det)), then "
+            "log p(x) = Σ_i log p_prior(z_i) + Σ_i s_i with s = model.scaling.log_scale. Return a (batch,) "
+            "tensor. The check compares it with NICE.log_prob on random non-zero log-scales."
+        ),
+        checker=_check_nice_log_prob,
+        hint_text=(
+            "z: h = x; for layer in model.layers: h, _ = layer(h). The prior is factorised: its log-density "
+            "is a sum over the coordinates of z (logistic_log_density(z).sum(dim=1)). Only the scaling has a "
+            "log-det, the same Σ s for every sample."
+        ),
+        solution_text=(
+            "def nice_log_prob(model, x):\n"
+            "    z = x\n"
+            "    for layer in model.layers:  # shift, couplings, scaling: data -> latent\n"
+            "        z, _ = layer(z)\n"
+            "    log_prior = logistic_log_density(z).sum(dim=1)  # factorised prior: sum over dimensions\n"
+            "    log_det = model.scaling.log_scale.sum()  # couplings and shift add 0\n"
+            "    return log_prior + log_det"
+        ),
+        reference=_nice_log_prob_reference,
+        wrong=[*BUILD_MISTAKES, "log p", lambda model, x: float(model(x)[0].detach().sum())],
+    )
+)
+
+
+# --- predictions ---------------------------------------------------------------------------------------
+
+p1 = register(
+    Exercise(
+        key="lesson04.predict_training",
+        prompt=(
+            "Predict before you run: two NICE models are trained on the thin banana (a perfect model scores "
+            "about +0.85 nats), one with its scaling, one with the scaling frozen at s = 0. Their test mean "
+            "log p(x): (a) the full NICE ends far above the -2.77 cap, the couplings-only model below it  "
+            "(b) both end near +0.85: the couplings learn to squeeze  (c) both end below the cap. "
+            "Answer with a letter."
+        ),
+        checker=choice(
+            "a",
+            {
+                "b": "couplings have det 1: without the scaling no density can exceed the prior's peak",
+                "c": "the scaling's Σ s is not capped: it can raise the peak as far as the data is narrow",
+            },
+        ),
+        hint_text="Section 1: what bounds log p(x) for a flow of additive couplings only?",
+        solution_text=(
+            "(a): the couplings-only model can never beat log p_Z(0) = 2 log(1/4) ≈ -2.77 in 2-D, whatever "
+            "it learns; the scaling adds Σ s, which grows as the data is narrow."
+        ),
+        reference=lambda: "a",
+        wrong=["b", "c", "d"],
+    )
+)
+
+p2 = register(
+    Exercise(
+        key="lesson04.predict_collapse",
+        prompt=(
+            "Predict before you run: a 3-D NICE is trained on the banana plus a third coordinate with std "
+            "0.01. Which latent dimension ends with the smallest notes' scale S_ii = exp(-s_i)? "
+            "(a) 1  (b) 2  (c) 3  (d) all about equal. Answer with a letter."
+        ),
+        checker=choice(
+            "c",
+            {
+                "a": "x1 has std 0.5, the widest coordinate: it needs the least stretching",
+                "b": "x2 is thin (noise std 0.05 around the curve), but x3 is five times thinner",
+                "d": "the best s_i is about -log σ_i: a coordinate 50 times narrower gets a very different s",
+            },
+        ),
+        hint_text="The best scale maps each coordinate's spread to the prior's: S_ii ∝ σ_i.",
+        solution_text=(
+            "(c): the best scale makes exp(s_i)·σ_i match the prior's spread, so S_ii = exp(-s_i) ∝ σ_i: "
+            "the near-constant third coordinate gets by far the smallest S_ii."
+        ),
+        reference=lambda: "c",
+        wrong=["a", "b", "d"],
+    )
+)
+
+__all__ = ["BUILD_MISTAKES", "NOT_ANSWERED", "build_log_prob", "p1", "p2", "q1", "q2", "q3"]
