@@ -18,11 +18,14 @@ skips animated artists even when saving. Hiding axes-level ones instead would mo
 The background depends on each axes' limits, scales, titles and labels (:func:`axes_key`) and on the
 figure's size and texts. When only some axes changed (a y-limit that follows the data), the blitter
 erases just those axes' tight boxes and redraws those axes into the background, if their boxes
-overlap nothing else; otherwise it redraws the whole background.
+overlap nothing else; otherwise it redraws the whole background. The last few backgrounds are kept
+by key, so a slider dragged back over values it has passed (each with its own limits, as lesson 05's
+stages have) finds their backgrounds ready.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 
@@ -37,6 +40,8 @@ from matplotlib.transforms import Bbox
 
 #: pixels added around an axes' tight box before erasing it (antialiased edges spill over by one)
 _PAD = 2.0
+#: backgrounds kept per view (about 1 MB each at the lessons' sizes)
+CACHED_BACKGROUNDS = 24
 
 
 def frame_artists(figure: Figure, live: Sequence[Artist]) -> list[Artist]:
@@ -90,7 +95,8 @@ class Blitter:
         extra_key: optional callable; its (hashable) result is part of the background's key, for
             views that change a static artist in a way the axes keys do not see.
 
-    ``full_draws`` and ``partial_draws`` count background redraws (whole figure / some axes).
+    ``full_draws`` and ``partial_draws`` count background redraws (whole figure / some axes);
+    ``cache_hits`` counts backgrounds reused from the cache of recent ones.
     """
 
     def __init__(
@@ -104,7 +110,9 @@ class Blitter:
             if getattr(artist, "axes", None) is not None:
                 artist.set_animated(True)
         self.extra_key = extra_key
-        self.full_draws = self.partial_draws = 0
+        self.full_draws = self.partial_draws = self.cache_hits = 0
+        # key -> (background, axes boxes, static boxes): the most recent last
+        self._cache: OrderedDict[Hashable, tuple[object, list[Bbox], list[Bbox]]] = OrderedDict()
         self._background = None
         self._figure_key: Hashable = None
         self._axes_keys: list[Hashable] = []
@@ -130,16 +138,35 @@ class Blitter:
             return np.asarray(canvas.buffer_rgba())
         figure_key = self.figure_key()
         keys = [axes_key(ax, self._frame_ids) for ax in self.figure.axes]
-        if self._background is None or figure_key != self._figure_key:
+        cached = self._cache.get((figure_key, tuple(keys)))
+        if cached is not None:
+            self._background, boxes, static = cached
+            self._boxes, self._static_boxes = list(boxes), list(static)
+            self._cache.move_to_end((figure_key, tuple(keys)))
+            canvas.restore_region(self._background)
+            self.cache_hits += 1
+        elif self._background is None or figure_key != self._figure_key:
             self._draw_background(canvas)
         else:
             changed = [
                 i for i, (new, old) in enumerate(zip(keys, self._axes_keys, strict=True)) if new != old
             ]
             canvas.restore_region(self._background)
-            if changed and not self._redraw_axes(canvas, changed):
+            if len(changed) == len(keys):
+                # every axes changed (lesson 05's stages): one plain draw is cheaper than erasing each,
+                # and measuring boxes for partial redraws would only cost time
+                self._draw_background(canvas, measure=False)
+            elif changed and not self._redraw_axes(canvas, changed):
                 self._draw_background(canvas)
         self._figure_key, self._axes_keys = figure_key, keys
+        if cached is None:
+            self._cache[(figure_key, tuple(keys))] = (
+                self._background,
+                list(self._boxes),
+                list(self._static_boxes),
+            )
+            while len(self._cache) > CACHED_BACKGROUNDS:
+                self._cache.popitem(last=False)
         renderer = canvas.get_renderer()
         for artist in self.frame:
             artist.draw(renderer)
@@ -157,17 +184,21 @@ class Blitter:
             for artist in shown:
                 artist.set_visible(True)
 
-    def _draw_background(self, canvas: FigureCanvasAgg) -> None:
+    def _draw_background(self, canvas: FigureCanvasAgg, measure: bool = True) -> None:
+        """Draw the whole background; with ``measure``, record the boxes partial redraws need."""
         with self._frame_hidden():
             canvas.draw()
         self._background = canvas.copy_from_bbox(self.figure.bbox)
+        self.full_draws += 1
+        if not measure:
+            self._boxes, self._static_boxes = [], []  # unknown: the next partial redraw draws in full
+            return
         renderer = canvas.get_renderer()
         self._boxes = [self._box(ax, renderer) for ax in self.figure.axes]
         static = [a for a in self.figure.get_children()[1:] if not isinstance(a, Axes)]
         self._static_boxes = [
             a.get_window_extent(renderer) for a in static if a.get_visible() and id(a) not in self._frame_ids
         ]
-        self.full_draws += 1
 
     @staticmethod
     def _box(ax: Axes, renderer: object) -> Bbox:
@@ -178,6 +209,8 @@ class Blitter:
         """Erase and redraw only the ``changed`` axes in the background; ``False`` if they overlap others."""
         renderer = canvas.get_renderer()
         axes = self.figure.axes
+        if len(self._boxes) != len(axes):
+            return False  # the last full draw did not measure its boxes
         new_boxes = {i: self._box(axes[i], renderer) for i in changed}
         erase = {i: Bbox.union([self._boxes[i], new_boxes[i]]) for i in changed}
         others = [self._boxes[j] for j in range(len(axes)) if j not in erase] + self._static_boxes
