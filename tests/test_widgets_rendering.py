@@ -314,3 +314,14 @@ def test_frame_artists_follow_matplotlibs_stacking_order():
     stray = Figure().add_subplot().plot([0], [0])[0]
     with pytest.raises(ValueError, match="not drawn by this figure"):
         frame_artists(figure, [stray])
+
+
+def test_figure_view_rejects_bad_arguments():
+    slider = {"k": widgets.IntSlider()}
+    with pytest.raises(ValueError, match="Figure"):
+        FigureView("not a figure", slider)  # type: ignore[arg-type]
+    for dpi in (0, -80, 80.5, True):
+        with pytest.raises(ValueError, match="dpi"):
+            FigureView(Figure(), slider, dpi=dpi)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="artists"):
+        FigureView(Figure(), slider, live=["a line"])  # type: ignore[list-item]

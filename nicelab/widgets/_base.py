@@ -177,6 +177,10 @@ class FigureView:
         dpi: int = 80,
         live: Iterable[Artist] = (),
     ) -> None:
+        if not isinstance(figure, Figure):
+            raise ValueError(f"figure must be a matplotlib Figure, got {type(figure).__name__}")
+        if isinstance(dpi, bool) or not (isinstance(dpi, int) and dpi > 0):
+            raise ValueError(f"dpi must be a positive integer, got {dpi!r}")
         self.figure = figure
         self.controls = dict(controls)
         self.dpi = dpi

@@ -154,8 +154,8 @@ DEMO_NOTEBOOK = [
 ]
 
 
-def _key_with_room(handle, presses: int) -> str:
-    """The arrow key that can move the slider ``presses`` steps (right unless too near the maximum)."""
+def _key_with_room(handle) -> str:
+    """The arrow key towards the farther end of the slider (right unless nearer the maximum)."""
     now, low, high = (
         float(handle.get_attribute(a)) for a in ("aria-valuenow", "aria-valuemin", "aria-valuemax")
     )
@@ -172,7 +172,7 @@ def time_slider(page, slider, image) -> dict[str, object]:
     handle = slider.locator(".noUi-handle").first
     page.evaluate(STOPWATCH, [handle.element_handle(), image.element_handle()])
     handle.focus()
-    key = _key_with_room(handle, TIMED_STEPS // 2)
+    key = _key_with_room(handle)
     back = "ArrowLeft" if key == "ArrowRight" else "ArrowRight"
     single = []
     for i in range(TIMED_STEPS):
@@ -181,7 +181,7 @@ def time_slider(page, slider, image) -> dict[str, object]:
         w = page.evaluate("() => window.__nicelabStopwatch")
         single.append(w["images"][i] - w["presses"][i])
     page.evaluate("() => { window.__nicelabStopwatch.presses = []; window.__nicelabStopwatch.images = []; }")
-    key = _key_with_room(handle, DRAG_PRESSES)
+    key = _key_with_room(handle)
     value_before = float(handle.get_attribute("aria-valuenow"))
     for _ in range(DRAG_PRESSES):
         handle.press(key, delay=0)
