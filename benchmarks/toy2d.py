@@ -331,6 +331,11 @@ def merge(paths: list[Path], out: Path) -> dict[str, Any]:
     return report
 
 
+def _done_runs(path: Path) -> list[dict[str, Any]]:
+    """The runs already in the report at ``path`` (none if it does not exist)."""
+    return list(json.loads(path.read_text())["results"]) if path.exists() else []
+
+
 def main(argv: list[str] | None = None) -> dict[str, object]:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -351,6 +356,9 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: CPU time = one core)")
     parser.add_argument("--merge", type=Path, nargs="+", help="combine these reports' runs into --out")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "toy2d.json")
+    parser.add_argument(
+        "--resume", action="store_true", help="keep --out's runs and run only the missing ones"
+    )
     parser.add_argument("--readme", type=Path, help="also write the tables into this README's toy2d section")
     args = parser.parse_args(argv)
     if args.merge:
@@ -368,17 +376,6 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         parser.error("--seconds must be a positive number")
     torch.set_num_threads(args.threads)
 
-    results = []
-    for name in args.datasets:
-        for seed in args.seeds:
-            for model in models:
-                results.append(run_one(name, args.steps, seed, args.n_eval, model, args.seconds))
-                r = results[-1]
-                print(
-                    f"{name:16s} {model:12s} seed {seed}: gap {r['kl_gap']:.4f} ± {r['kl_stderr']:.4f} nats"
-                    f"  ({r['steps']} steps, {r['cpu_seconds']:.1f} s CPU, {r['wall_seconds']:.1f} s wall)",
-                    flush=True,
-                )
     meta = {
         "recipe": {
             "models": models,
@@ -409,8 +406,24 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         import zuko
 
         meta["machine"]["zuko"] = zuko.__version__
-    report = report_for(results, meta)
+    results = _done_runs(args.out) if args.resume else []
+    done = {(r["dataset"], r.get("model", "additive"), r["seed"]) for r in results}
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    for name in args.datasets:
+        for seed in args.seeds:
+            for model in models:
+                if (name, model, seed) in done:
+                    continue
+                results.append(run_one(name, args.steps, seed, args.n_eval, model, args.seconds))
+                r = results[-1]
+                print(
+                    f"{name:16s} {model:12s} seed {seed}: gap {r['kl_gap']:.4f} ± {r['kl_stderr']:.4f} nats"
+                    f"  ({r['steps']} steps, {r['cpu_seconds']:.1f} s CPU, {r['wall_seconds']:.1f} s wall)",
+                    flush=True,
+                )
+                # Written after every run, so a long benchmark stopped early keeps what it measured.
+                args.out.write_text(json.dumps(report_for(results, meta), indent=2) + "\n")
+    report = report_for(results, meta)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print_report(report)
     if args.readme:

@@ -168,3 +168,27 @@ def test_the_readme_section_is_replaced_in_place_and_other_sections_kept(toy2d, 
     assert second.count(toy2d.README_BEGIN) == 1 and "| dataset | additive |" in second
     assert "spline" not in second.split(toy2d.README_BEGIN)[1].split(toy2d.README_END)[0]
     assert second.endswith("## Later section\nalso kept\n") and "## Widgets\nkept as is" in second
+
+
+def test_resume_keeps_the_runs_already_written_and_adds_the_missing_ones(toy2d, tmp_path):
+    out = tmp_path / "r.json"
+    common = [
+        "--datasets",
+        "moons",
+        "--coupling",
+        "affine",
+        "--steps",
+        "2",
+        "--n-eval",
+        "100",
+        "--out",
+        str(out),
+    ]
+    first = toy2d.main([*common, "--seeds", "0"])
+    marked = json.loads(out.read_text())
+    marked["results"][0]["kl_gap"] = 123.0  # a run that resume must keep, not recompute
+    out.write_text(json.dumps(marked))
+    second = toy2d.main([*common, "--seeds", "0", "1", "--resume"])
+    assert [(r["seed"], r["kl_gap"]) for r in second["results"]][0] == (0, 123.0)
+    assert [r["seed"] for r in second["results"]] == [0, 1] and first["results"][0]["steps"] == 2
+    assert json.loads(out.read_text())["summary"][0]["seeds"] == [0, 1]
