@@ -146,6 +146,15 @@ def test_fit_never_touches_the_global_rng_and_its_seed_alone_fixes_the_run():
         fit(model, correlated, steps=1, seed=1, generator=torch.Generator(), progress=False)
 
 
+def test_fit_without_a_seed_is_reproducible_from_a_seeded_global_generator():
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(11)  # what a notebook's first cell does
+        model = NICE(2, n_couplings=2, hidden=16, depth=1)
+        runs.append(fit(model, correlated, steps=5, batch_size=32, progress=False)["loss"])
+    assert runs[0] == runs[1]
+
+
 def test_fit_seconds_budget_counts_training_time_only_and_hooks_see_the_state():
     model, seen = NICE(2, n_couplings=2, hidden=8, depth=1), []
 

@@ -12,12 +12,16 @@ The loop's pieces (budget, schedule, history, the NaN stop, the progress bar) ar
 
 **Randomness.** nicelab never reseeds a global random number generator (torch's, numpy's or Python's).
 Everything random that training draws comes from a ``torch.Generator`` passed explicitly:
-``fit(seed=s)`` makes a local ``torch.Generator().manual_seed(s)`` (or takes ``generator=``) and draws
-the batch order from it, and passes it to ``data(batch_size, generator=...)`` when the data callable
-accepts one (every ``nicelab.datasets`` distribution does). Model constructors draw initial weights from
-the global generator, as in torch: to reproduce a whole run, seed it once at the top of your script or
-notebook, then pass ``seed=``. The MNIST recipe draws its initial weights, data order and
-dequantization noise from generators seeded by its ``seed``, so a run depends on that seed only.
+
+* ``fit(seed=s)`` makes a local ``torch.Generator().manual_seed(s)`` (or takes ``generator=``), draws the
+  batch order from it, and passes it to ``data(batch_size, generator=...)`` when the data callable takes
+  one (every ``nicelab.datasets`` distribution does). Without either, the local generator's seed is one
+  draw from torch's global generator (used, not reseeded).
+* ``train_vae``/``train_gan`` also draw the ELBO's and the generator network's noise from that generator.
+* The MNIST recipe draws its initial weights, data order and dequantization noise from generators seeded
+  by its ``seed``: a run depends on that seed only, never on the global state.
+* Model constructors draw their initial weights from the global generator, as in torch. To reproduce a
+  whole run, seed it once at the top of the script or notebook (as every lesson does), then pass ``seed=``.
 """
 
 from __future__ import annotations
@@ -148,7 +152,8 @@ def fit(
         steps, seconds: the budget, in steps and/or training seconds (whichever ends first; hooks and
             callbacks are not counted). At least one.
         seed, generator: the source of the batch order and of fresh samples (see the package docstring):
-            a local generator seeded with ``seed``, or ``generator`` itself. The global RNG is not touched.
+            a local generator seeded with ``seed``, or ``generator`` itself; the global RNG is then not
+            touched. With neither, the local generator's seed is one draw from the global RNG.
         schedule: ``"constant"`` or ``"cosine"`` (decay to 0 over the budget).
         warmup: ramp the learning rate up linearly over this many first steps (0: none). Adam's first
             steps move every weight by about ``lr`` at once, which can switch ReLU units off for good.

@@ -7,14 +7,14 @@ log-likelihood in nats and bits/dim beside the paper's 1980.50 nats, and writes 
 from __future__ import annotations
 
 import argparse
-import inspect
+import dataclasses
 import sys
 from collections.abc import Sequence
 
-from nicelab.train.mnist import PAPER_TEST_LL, selected_evaluation, train_mnist
+from nicelab.train.mnist import PAPER_TEST_LL, MnistRecipe, selected_evaluation, train_mnist
 
-#: the recipe's defaults, read from train_mnist itself so the command line never drifts from it
-DEFAULTS = {k: v.default for k, v in inspect.signature(train_mnist).parameters.items()}
+#: the recipe's defaults, read from the recipe dataclass itself so the command line never drifts from it
+DEFAULTS = {f.name: f.default for f in dataclasses.fields(MnistRecipe)}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--bf16", choices=["auto", "on", "off"], default="auto", help="bf16 autocast for training matmuls"
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=DEFAULTS["seed"])
     p.add_argument("--eval-every", type=int, help="evaluate the test LL every N steps")
     p.add_argument("--eval-seconds", type=float, help="evaluate the test LL every S training seconds")
     p.add_argument("--root", help="folder with MNIST/raw/*.gz (default $NICELAB_DATA or the user cache)")

@@ -202,7 +202,7 @@ class GradientStep:
     def __call__(self, batch: Tensor) -> dict[str, float]:
         optimizer = self.optimizers[0]
         with torch.autocast(
-            self.device.type, dtype=self.autocast or torch.float32, enabled=bool(self.autocast)
+            self.device.type, dtype=self.autocast or torch.bfloat16, enabled=self.autocast is not None
         ):
             loss = self.loss_fn(batch)
         value = float(loss.detach())

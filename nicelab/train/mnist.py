@@ -592,6 +592,7 @@ def run_recipe(
         steps=recipe.steps,
         seconds=recipe.budget_seconds,
         batch_size=batch_size,
+        seed=recipe.seed,  # MnistBatches has its own generators; this only keeps fit off the global RNG
         progress=progress,
         schedule="cosine",
         warmup=recipe.warmup,

@@ -16,7 +16,10 @@ from torch import nn
 def make_generator(
     seed: int | None = None, generator: torch.Generator | None = None, device: str | torch.device = "cpu"
 ) -> torch.Generator:
-    """``generator`` itself, else a new one on ``device`` seeded with ``seed`` (``None``: from the OS).
+    """``generator`` itself, else a new one on ``device`` seeded with ``seed``.
+
+    ``seed=None`` takes the seed from one draw of torch's global generator (it is used, never reseeded):
+    a script or notebook that seeded that generator once at the top stays reproducible.
 
     Raises:
         ValueError: both given, a seed that is not a non-negative integer, or a generator of another type.
@@ -29,8 +32,7 @@ def make_generator(
         return generator
     made = torch.Generator(device=device)
     if seed is None:
-        made.seed()
-        return made
+        return made.manual_seed(int(torch.randint(0, 2**62, (), dtype=torch.int64)))
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
     return made.manual_seed(seed)
