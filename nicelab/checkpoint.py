@@ -1,6 +1,10 @@
-"""Checkpoints: atomic saves and safe (``weights_only=True``) loads of a NICE model.
+"""Checkpoints: atomic saves and safe (``weights_only=True``) loads of any flow.
 
-A checkpoint is a plain dict ``{"format", "config", "state_dict", ...extra}`` written by ``torch.save``.
+A checkpoint is a plain dict ``{"format", "model", "config", "state_dict", ...extra}`` written by
+``torch.save``: ``model`` names the flow's class (``"NICE"``, ``"CouplingFlow"``, ``"SplineFlow"`` or
+``"Flow"``; a file without it, written before flows other than NICE were saved, holds a NICE), and
+``config`` is what that class rebuilds the architecture from (``cls.from_config(config)``: the
+constructor arguments, or for a plain :class:`~nicelab.flows.Flow` a description of every layer).
 
 Guarantees:
 
@@ -30,6 +34,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from nicelab.flows import CouplingFlow, Flow
 from nicelab.nice import NICE
 
 #: the checkpoint format this version of nicelab writes and reads
@@ -141,22 +146,36 @@ def check_writable(path: str | os.PathLike[str]) -> Path:
     return target
 
 
-def save_checkpoint(path: str | os.PathLike[str], model: NICE, **extra: Any) -> Path:
-    """Atomically save ``model`` (config + state_dict) and any tensor/number/str ``extra`` fields.
+def flow_classes() -> dict[str, type[Flow]]:
+    """The flow classes a checkpoint can name, by class name."""
+    from nicelab.spline import SplineFlow  # imported here: the spline module builds on this one's imports
 
-    ``extra`` may nest dicts, lists and tuples of tensors, numbers, strings, booleans and None: what
-    a ``weights_only=True`` load reads back. Anything else raises ``ValueError`` before writing, so a
-    save never produces a file that does not load.
+    return {cls.__name__: cls for cls in (Flow, NICE, CouplingFlow, SplineFlow)}
+
+
+def save_checkpoint(path: str | os.PathLike[str], model: Flow, **extra: Any) -> Path:
+    """Atomically save ``model`` (class name, config, state_dict) and any plain ``extra`` fields.
+
+    ``model`` is a flow of a class :func:`flow_classes` names, whose config describes it (a layer
+    with a custom conditioner network cannot be described: ``ValueError``). ``extra`` may nest dicts,
+    lists and tuples of tensors, numbers, strings, booleans and None: what a ``weights_only=True``
+    load reads back. Anything else raises ``ValueError`` before writing, so a save never produces a
+    file that does not load.
     """
-    if not isinstance(model, NICE):
-        raise ValueError(f"save_checkpoint expects a nicelab.NICE model, got {type(model).__name__}")
-    for key in ("format", "config", "state_dict"):
+    known = flow_classes()
+    if not isinstance(model, Flow) or known.get(type(model).__name__) is not type(model):
+        raise ValueError(
+            f"save_checkpoint expects a nicelab flow ({', '.join(sorted(known))}), got {type(model).__name__}"
+        )
+    for key in ("format", "model", "config", "state_dict"):
         if key in extra:
             raise ValueError(f"save_checkpoint: {key!r} is reserved; rename that extra field")
     for key, value in extra.items():
         _check_plain(value, key)
-    payload = {"format": FORMAT, "config": model.config(), "state_dict": model.state_dict(), **extra}
-    return atomic_torch_save(payload, path)
+    config = model.config()
+    _check_plain(config, "the model's config")
+    payload = {"format": FORMAT, "model": type(model).__name__, "config": config}
+    return atomic_torch_save({**payload, "state_dict": model.state_dict(), **extra}, path)
 
 
 def _check_plain(value: Any, where: str) -> None:
@@ -228,6 +247,8 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
             f"{source}: checkpoint format {found!r}, but this nicelab reads {FORMAT!r}; "
             "it was written by another nicelab version"
         )
+    if not isinstance(payload.setdefault("model", "NICE"), str):
+        raise _not_ours(source, "its model field is not a class name")
     config, state = payload.get("config"), payload.get("state_dict")
     if not isinstance(config, dict) or not all(isinstance(k, str) for k in config):
         raise _not_ours(source, "its config is missing or not a dict of constructor arguments")
@@ -236,7 +257,7 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     return payload
 
 
-def check_state_dict(source: str | os.PathLike[str], state: Any, expected: NICE) -> None:
+def check_state_dict(source: str | os.PathLike[str], state: Any, expected: Flow) -> None:
     """``ValueError`` unless ``state`` has exactly ``expected``'s tensors and shapes, all finite floats.
 
     ``expected`` may live on the "meta" device (shapes only); ``source`` names the file in messages.
@@ -259,25 +280,30 @@ def check_state_dict(source: str | os.PathLike[str], state: Any, expected: NICE)
             raise ValueError(f"{source}: weight {name} contains NaN or infinity (saved from a diverged run?)")
 
 
-def load_checkpoint(path: str | os.PathLike[str], model: NICE | None = None) -> NICE:
+def load_checkpoint(path: str | os.PathLike[str], model: Flow | None = None) -> Flow:
     """Rebuild (or fill ``model``) from a checkpoint; ``ValueError`` for any broken or foreign file.
 
     The stored config is checked on a storage-free ("meta") model first, so a corrupt config can
     neither crash nor allocate a huge model; then the weights must match it tensor for tensor.
+    Returns a flow of the stored class (a :class:`~nicelab.NICE` for files written before other flows).
     """
     source = Path(path)
     payload = read_checkpoint(source)
-    config, state = payload["config"], payload["state_dict"]
-    if model is not None and model.config() != config:
-        raise ValueError(f"{source} holds architecture {config}, but the model is {model.config()}")
+    name, config, state = payload["model"], payload["config"], payload["state_dict"]
+    cls = flow_classes().get(name)
+    if cls is None:
+        raise _not_ours(source, f"it holds a {name!r}; this nicelab rebuilds {sorted(flow_classes())}")
+    if model is not None and (type(model) is not cls or model.config() != config):
+        found = f"{type(model).__name__} {model.config() if isinstance(model, Flow) else ''}"
+        raise ValueError(f"{source} holds architecture {name} {config}, but the model is {found}")
     try:
         with torch.device("meta"):
-            skeleton = NICE(**config)
-    except Exception as err:  # noqa: BLE001 - any constructor failure means the config is not a NICE's
-        raise _not_ours(source, f"its config {config} does not describe a NICE: {_reason(err)}") from err
+            skeleton = cls.from_config(config)
+    except Exception as err:  # noqa: BLE001 - any constructor failure means the config is not a model's
+        raise _not_ours(source, f"its config {config} does not describe a {name}: {_reason(err)}") from err
     check_state_dict(source, state, skeleton)
     if model is None:
-        model = NICE(**config)
+        model = cls.from_config(config)
     model.load_state_dict(state)
     return model
 
@@ -287,6 +313,7 @@ __all__ = [
     "atomic_torch_save",
     "check_state_dict",
     "check_writable",
+    "flow_classes",
     "load_checkpoint",
     "read_checkpoint",
     "remove_stale_temporaries",

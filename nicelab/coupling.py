@@ -20,11 +20,14 @@ gather and scatter per layer. NICE's MNIST step runs through it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
 from nicelab._checks import check_positive_int
-from nicelab.transforms import Compose, Transform
+from nicelab.transforms import Compose, Transform, _needs, describe
 
 
 def mlp(in_features: int, out_features: int, hidden: int, depth: int) -> nn.Sequential:
@@ -49,6 +52,14 @@ def conditioner_or_mlp(
     if not isinstance(conditioner, nn.Module):
         raise ValueError(f"conditioner must be a torch.nn.Module or None, got {type(conditioner).__name__}")
     return conditioner
+
+
+def _check_describable(layer: Transform) -> None:
+    if getattr(layer, "custom_conditioner", False):
+        raise ValueError(
+            f"a {type(layer).__name__} with a custom conditioner cannot be described by a config "
+            "(the network is code, not data); save its state_dict instead"
+        )
 
 
 def split(x: Tensor, parity: int) -> tuple[Tensor, Tensor]:
@@ -122,7 +133,13 @@ class AdditiveCoupling(Coupling):
         self, dim: int, parity: int, hidden: int = 1000, depth: int = 5, conditioner: nn.Module | None = None
     ) -> None:
         super().__init__(dim, parity)
+        self.hidden, self.depth, self.custom_conditioner = hidden, depth, conditioner is not None
         self.m = conditioner_or_mlp(conditioner, self.n_kept, self.n_changed, hidden, depth)
+
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments; ``ValueError`` with a custom conditioner (code, not data)."""
+        _check_describable(self)
+        return {"dim": self.dim, "parity": self.parity, "hidden": self.hidden, "depth": self.depth}
 
     def couple(self, kept: Tensor, changed: Tensor) -> tuple[Tensor, Tensor]:
         return changed + self.m(kept), kept.new_zeros(kept.shape[0])
@@ -159,7 +176,14 @@ class AffineCoupling(Coupling):
         if not (isinstance(bound, (int, float)) and not isinstance(bound, bool) and 0 < bound < float("inf")):
             raise ValueError(f"bound must be a positive finite number, got {bound!r}")
         self.bound = float(bound)
+        self.hidden, self.depth, self.custom_conditioner = hidden, depth, conditioner is not None
         self.net = conditioner_or_mlp(conditioner, self.n_kept, 2 * self.n_changed, hidden, depth)
+
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments; ``ValueError`` with a custom conditioner (code, not data)."""
+        _check_describable(self)
+        config = {"dim": self.dim, "parity": self.parity, "hidden": self.hidden, "depth": self.depth}
+        return config | {"bound": self.bound}
 
     def scale_and_shift(self, kept: Tensor) -> tuple[Tensor, Tensor]:
         """The bounded log-scale ``s`` and the shift ``t``, each ``(batch, n_changed)``."""
@@ -198,6 +222,17 @@ class CouplingChain(Compose):
         if bad:
             raise ValueError(f"CouplingChain takes Coupling layers, got {bad}")
         super().__init__(couplings)
+
+    def config(self) -> dict[str, Any]:
+        """``{"couplings": [describe(c), …]}``."""
+        return {"couplings": [describe(c) for c in self.steps]}
+
+    @classmethod
+    def from_config(
+        cls, config: dict[str, Any], build: Callable[[Any], Transform] | None = None
+    ) -> Transform:
+        _needs(build, cls)
+        return cls([build(spec) for spec in config["couplings"]])
 
     def _run(self, h: Tensor, inverse: bool) -> tuple[Tensor, Tensor]:
         halves = list(split(h, 1))  # [even positions, odd positions]

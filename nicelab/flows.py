@@ -23,6 +23,7 @@ so NICE, additive and affine flows share state-dict keys (``couplings.0.m.0.weig
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -30,9 +31,29 @@ from torch import Tensor
 
 from nicelab._checks import check_batch, check_positive_int
 from nicelab.coupling import AdditiveCoupling, AffineCoupling, Coupling, CouplingChain
-from nicelab.priors import Prior, make_prior
+from nicelab.priors import PRIORS, Prior, make_prior
 from nicelab.scaling import Scaling
-from nicelab.transforms import Compose, Shift, Transform
+from nicelab.transforms import Compose, Identity, Inverse, Shift, Transform, describe
+
+#: the transforms :func:`build_transform` rebuilds, by class name
+TRANSFORM_TYPES: dict[str, type[Transform]] = {
+    cls.__name__: cls
+    for cls in (Identity, Shift, Scaling, Compose, Inverse, CouplingChain, AdditiveCoupling, AffineCoupling)
+}
+
+
+def build_transform(spec: Any) -> Transform:
+    """Rebuild a transform from :func:`~nicelab.transforms.describe`'s ``{"type", "config"}``.
+
+    Invariant: ``build_transform(describe(t))`` has ``t``'s architecture (and its state-dict keys);
+    ``ValueError`` for anything else.
+    """
+    if not (isinstance(spec, dict) and isinstance(spec.get("config"), dict)):
+        raise ValueError(f"a transform description is a dict with 'type' and a 'config' dict, got {spec!r}")
+    kind, config = spec.get("type"), spec["config"]
+    if kind not in TRANSFORM_TYPES:
+        raise ValueError(f"unknown transform type {kind!r}; expected one of {sorted(TRANSFORM_TYPES)}")
+    return TRANSFORM_TYPES[kind].from_config(config, build_transform)
 
 
 class Flow(Transform):
@@ -58,6 +79,21 @@ class Flow(Transform):
         super().__init__(transform.dim)
         self._adopt(transform if isinstance(transform, Compose) else Compose([transform]))
         self.prior = prior
+
+    def config(self) -> dict[str, Any]:
+        """``{"transform": describe(transform), "prior": name}``: what :meth:`from_config` rebuilds from."""
+        names = {cls: name for name, cls in PRIORS.items()}
+        if type(self.prior) not in names:
+            raise ValueError(f"a {type(self.prior).__name__} prior cannot be described by a config")
+        return {"transform": describe(self.transform), "prior": names[type(self.prior)]}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], build: Callable[[Any], Transform] | None = None) -> Flow:
+        """Rebuild the architecture :meth:`config` describes (fresh weights)."""
+        if not (isinstance(config, dict) and set(config) == {"transform", "prior"}):
+            raise ValueError(f"a Flow config has exactly the keys 'transform' and 'prior', got {config!r}")
+        transform = build_transform(config["transform"])
+        return cls(transform, make_prior(config["prior"], transform.dim))
 
     def _adopt(self, chain: Compose) -> None:
         """Hold ``chain`` unregistered and register its steps here (so state-dict keys are the chain's)."""
@@ -210,6 +246,13 @@ class CouplingFlowBase(Flow):
             "prior": self.prior_name,
         }
 
+    @classmethod
+    def from_config(cls, config: dict[str, Any], build: Callable[[Any], Transform] | None = None) -> Flow:
+        """``cls(**config)``: the config holds the constructor arguments."""
+        if not isinstance(config, dict):
+            raise ValueError(f"a {cls.__name__} config is a dict of constructor arguments, got {config!r}")
+        return cls(**config)
+
     def coupling_log_det(self, x: Tensor) -> Tensor:
         """``Σ_k log|det ∂c_k|`` per sample, shape ``(batch,)``: 0 for additive, x-dependent otherwise."""
         check_batch(x, self.dim, "x", finite=True)
@@ -257,4 +300,4 @@ class CouplingFlow(CouplingFlowBase):
         return {"dim": config.pop("dim"), "coupling": self.coupling, **config}
 
 
-__all__ = ["COUPLINGS", "CouplingFlow", "CouplingFlowBase", "Flow"]
+__all__ = ["COUPLINGS", "TRANSFORM_TYPES", "CouplingFlow", "CouplingFlowBase", "Flow", "build_transform"]

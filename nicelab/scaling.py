@@ -12,6 +12,7 @@ prior's pushed through a volume-preserving map, then rescaled by one constant fa
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -32,6 +33,9 @@ class Scaling(Transform):
     @property
     def constant_log_det(self) -> bool:
         return True
+
+    def config(self) -> dict[str, Any]:
+        return {"dim": self.dim}
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         self._check(x)

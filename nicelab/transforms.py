@@ -21,12 +21,20 @@ depend on the input; true of every volume-preserving map and of a diagonal scali
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from nicelab._checks import check_batch, check_positive_int
+
+
+def _needs(build: object, cls: type) -> None:
+    if build is None:
+        raise ValueError(
+            f"a {cls.__name__} rebuilds nested descriptions: pass build= (nicelab.flows.build_transform)"
+        )
 
 
 class Transform(nn.Module):
@@ -46,6 +54,17 @@ class Transform(nn.Module):
 
     def _check(self, x: Tensor, name: str = "x") -> Tensor:
         return check_batch(x, self.dim, name)
+
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments that rebuild this transform (see :func:`describe`); else ValueError."""
+        raise ValueError(f"a {type(self).__name__} cannot be described by constructor arguments")
+
+    @classmethod
+    def from_config(
+        cls, config: dict[str, Any], build: Callable[[Any], Transform] | None = None
+    ) -> Transform:
+        """The inverse of :meth:`config`; containers rebuild their nested descriptions with ``build``."""
+        return cls(**config)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:  # pragma: no cover - abstract
         """Map data to latent: ``(z, log|det dz/dx|)``."""
@@ -73,6 +92,9 @@ class Identity(Transform):
     """``z = x`` with log-det 0 (the empty chain; what :meth:`Compose.chain` returns for no layers)."""
 
     volume_preserving = True
+
+    def config(self) -> dict[str, Any]:
+        return {"dim": self.dim}
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         self._check(x)
@@ -129,6 +151,17 @@ class Compose(Transform):
     @property
     def constant_log_det(self) -> bool:
         return all(step.constant_log_det for step in self.steps)
+
+    def config(self) -> dict[str, Any]:
+        """``{"steps": {name: describe(step)}}``."""
+        return {"steps": {name: describe(step) for name, step in self._modules.items()}}  # type: ignore[arg-type]
+
+    @classmethod
+    def from_config(
+        cls, config: dict[str, Any], build: Callable[[Any], Transform] | None = None
+    ) -> Transform:
+        _needs(build, cls)
+        return cls({name: build(spec) for name, spec in config["steps"].items()})
 
     def __len__(self) -> int:
         return len(self._modules)
@@ -205,6 +238,16 @@ class Inverse(Transform):
     def constant_log_det(self) -> bool:
         return self.base.constant_log_det
 
+    def config(self) -> dict[str, Any]:
+        return {"transform": describe(self.base)}
+
+    @classmethod
+    def from_config(
+        cls, config: dict[str, Any], build: Callable[[Any], Transform] | None = None
+    ) -> Transform:
+        _needs(build, cls)
+        return cls(build(config["transform"]))
+
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         return self.base.inverse(x)
 
@@ -227,6 +270,9 @@ class Shift(Transform):
         super().__init__(dim)
         self.register_buffer("shift", torch.zeros(dim))
 
+    def config(self) -> dict[str, Any]:
+        return {"dim": self.dim}
+
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         self._check(x)
         return x - self.shift, x.new_zeros(x.shape[0])
@@ -242,4 +288,12 @@ class Shift(Transform):
         return self(x)[0]
 
 
-__all__ = ["Compose", "Identity", "Inverse", "Shift", "Transform"]
+def describe(transform: Transform) -> dict[str, Any]:
+    """``{"type": class name, "config": transform.config()}``: plain data that names how to rebuild it.
+
+    Nested chains describe their steps recursively; :func:`nicelab.flows.build_transform` inverts it.
+    """
+    return {"type": type(transform).__name__, "config": transform.config()}
+
+
+__all__ = ["Compose", "Identity", "Inverse", "Shift", "Transform", "describe"]

@@ -13,8 +13,23 @@ from pathlib import Path
 import pytest
 import torch
 
-from nicelab import NICE, load_checkpoint, save_checkpoint
+from nicelab import (
+    NICE,
+    AdditiveCoupling,
+    AffineCoupling,
+    Compose,
+    CouplingFlow,
+    Flow,
+    Gaussian,
+    Inverse,
+    Logistic,
+    Scaling,
+    Shift,
+    load_checkpoint,
+    save_checkpoint,
+)
 from nicelab.checkpoint import check_writable, read_checkpoint, remove_stale_temporaries
+from nicelab.coupling import CouplingChain
 
 
 def test_round_trip_keeps_log_prob_and_extra_fields(tmp_path):
@@ -224,3 +239,114 @@ def test_stale_temporaries_are_removed(tmp_path):
     (tmp_path / ".other.pt.abc123.tmp").write_bytes(b"another target's")
     assert remove_stale_temporaries(path) == [tmp_path / ".m.pt.abc123.tmp"]
     assert sorted(p.name for p in tmp_path.iterdir()) == [".other.pt.abc123.tmp", "m.pt"]
+
+
+# --- any flow, not only NICE ---------------------------------------------------------------------------
+
+
+def test_affine_coupling_flow_round_trip(tmp_path):
+    flow = CouplingFlow(4, coupling="affine", n_couplings=3, hidden=8, depth=1, prior="gaussian")
+    flow.init_from_data(torch.randn(64, 4))
+    path = save_checkpoint(tmp_path / "affine.pt", flow, step=3)
+    payload = read_checkpoint(path)
+    assert payload["model"] == "CouplingFlow" and payload["config"] == flow.config()
+    loaded = load_checkpoint(path)
+    assert type(loaded) is CouplingFlow and loaded.config() == flow.config()
+    x = torch.randn(5, 4)
+    assert torch.equal(loaded.log_prob(x), flow.log_prob(x))
+    assert load_checkpoint(path, CouplingFlow(**flow.config())).config()["coupling"] == "affine"
+    with pytest.raises(ValueError, match="architecture CouplingFlow"):
+        load_checkpoint(path, NICE(4, n_couplings=3, hidden=8, depth=1, prior="gaussian"))
+
+
+def test_hand_built_flow_round_trip(tmp_path):
+    d = 5
+    chain = Compose(
+        {
+            "shift": Shift(d),
+            "couplings": CouplingChain([AffineCoupling(d, 0, 8, 1, bound=1.5), AdditiveCoupling(d, 1, 4, 2)]),
+            "flip": Inverse(Scaling(d)),
+            "scaling": Scaling(d),
+        }
+    )
+    flow = Flow(chain, Logistic(d))
+    with torch.no_grad():
+        for p in flow.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    loaded = load_checkpoint(save_checkpoint(tmp_path / "flow.pt", flow))
+    assert type(loaded) is Flow and loaded.config() == flow.config()
+    assert isinstance(loaded.couplings[0], AffineCoupling) and loaded.couplings[0].bound == 1.5
+    x = torch.randn(6, d)
+    assert torch.equal(loaded.log_prob(x), flow.log_prob(x))
+    assert torch.equal(
+        loaded.sample(3, generator=torch.Generator().manual_seed(0)),
+        flow.sample(3, generator=torch.Generator().manual_seed(0)),
+    )
+
+
+def test_spline_flow_round_trip(tmp_path):
+    from nicelab.spline import SplineFlow
+
+    flow = SplineFlow(4, n_couplings=2, hidden=8, depth=1, bins=5)
+    loaded = load_checkpoint(save_checkpoint(tmp_path / "spline.pt", flow))
+    assert type(loaded) is SplineFlow and loaded.config() == flow.config()
+    x = torch.randn(3, 4)
+    assert torch.equal(loaded.log_prob(x), flow.log_prob(x))
+
+
+def test_a_file_without_a_model_field_holds_a_nice(tmp_path):
+    model = NICE(4, n_couplings=2, hidden=8, depth=1).init_from_data(torch.rand(20, 4))
+    payload = {"format": "nicelab-checkpoint-v1", "config": model.config(), "state_dict": model.state_dict()}
+    torch.save(payload, tmp_path / "old.pt")  # what nicelab wrote before flows other than NICE were saved
+    loaded = load_checkpoint(tmp_path / "old.pt")
+    assert type(loaded) is NICE and torch.equal(
+        loaded.log_prob(torch.rand(2, 4) * 0 + 0.5), model.log_prob(torch.rand(2, 4) * 0 + 0.5)
+    )
+
+
+def test_refuses_flows_it_cannot_rebuild(tmp_path):
+    class Custom(Flow):
+        pass
+
+    with pytest.raises(ValueError, match="expects a nicelab flow .*got Custom"):
+        save_checkpoint(tmp_path / "c.pt", Custom(Shift(2), Logistic(2)))
+    with pytest.raises(ValueError, match="expects a nicelab flow"):
+        save_checkpoint(tmp_path / "c.pt", torch.nn.Linear(2, 2))  # type: ignore[arg-type]
+    custom_net = AdditiveCoupling(4, 0, conditioner=torch.nn.Linear(2, 2))
+    with pytest.raises(ValueError, match="custom conditioner cannot be described"):
+        save_checkpoint(tmp_path / "c.pt", Flow(custom_net, Gaussian(4)))
+    assert not (tmp_path / "c.pt").exists()
+    good = save_checkpoint(tmp_path / "g.pt", NICE(4, n_couplings=2, hidden=4, depth=1))
+    for edit, match in [
+        (lambda q: q.update(model="Unknown"), r"holds a 'Unknown'"),
+        (lambda q: q.update(model=3), "model field"),
+    ]:
+        payload = torch.load(good, weights_only=True)
+        edit(payload)
+        torch.save(payload, tmp_path / "e.pt")
+        with pytest.raises(ValueError, match=match):
+            load_checkpoint(tmp_path / "e.pt")
+
+
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (lambda c: c.update(prior="cauchy"), "does not describe a Flow"),
+        (
+            lambda c: c["transform"].update(type="os.system"),
+            "does not describe a Flow.*unknown transform type",
+        ),
+        (
+            lambda c: c["transform"]["config"]["steps"]["0"]["config"].update(dim=-1),
+            "does not describe a Flow",
+        ),
+        (lambda c: c["transform"]["config"].pop("steps"), "does not describe a Flow"),
+    ],
+)
+def test_refuses_a_corrupt_flow_description(tmp_path, edit, match):
+    flow = Flow(Compose([Shift(3), AffineCoupling(3, 0, 4, 1)]), Gaussian(3))
+    payload = torch.load(save_checkpoint(tmp_path / "f.pt", flow), weights_only=True)
+    edit(payload["config"])
+    torch.save(payload, tmp_path / "e.pt")
+    with pytest.raises(ValueError, match=match):
+        load_checkpoint(tmp_path / "e.pt")

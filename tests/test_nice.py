@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from nicelab import NICE, Gaussian, Logistic
+from nicelab import NICE, AdditiveCoupling, AffineCoupling, Compose, Flow, Gaussian, Logistic, Scaling, Shift
 from nicelab.jacobian import log_abs_det
 from nicelab.nice import path_to_peak
 
@@ -158,3 +158,29 @@ def test_path_to_peak_rejects_affine_flows_and_bad_input():
         path_to_peak(model, torch.tensor([[0.0, float("nan")]]))
     with pytest.raises(ValueError, match="n_points"):
         path_to_peak(model, torch.zeros(3, 2), n_points=1)
+
+
+def test_nice_is_exactly_a_flow_of_shift_additive_couplings_and_scaling():
+    model = random_nice(5, "gaussian")
+    layers = [model.shift, *model.couplings, model.scaling]
+    assert all(isinstance(c, AdditiveCoupling) for c in model.couplings) and model.layers == layers
+    plain = Flow(Compose(layers), Gaussian(5)).double()  # the same layers, walked one by one
+    x = torch.randn(7, 5, dtype=torch.float64)
+    torch.testing.assert_close(model.log_prob(x), plain.log_prob(x), rtol=1e-12, atol=1e-12)
+    z = torch.randn(7, 5, dtype=torch.float64)
+    torch.testing.assert_close(model.inverse(z)[0], plain.inverse(z)[0], rtol=1e-12, atol=1e-12)
+
+
+def test_path_to_peak_reads_the_constant_log_det_property():
+    d = 3
+    torch.manual_seed(1)
+    generic = Flow(
+        Compose([Shift(d), AdditiveCoupling(d, 0, 8, 1), AdditiveCoupling(d, 1, 8, 1), Scaling(d)]),
+        Gaussian(d),
+    ).double()
+    x = torch.randn(4, d, dtype=torch.float64)
+    path = path_to_peak(generic, x, n_points=5)
+    torch.testing.assert_close(path[-1], generic.inverse(torch.zeros(4, d, dtype=torch.float64))[0])
+    mixed = Flow(Compose([AdditiveCoupling(d, 0, 8, 1), AffineCoupling(d, 1, 8, 1)]), Gaussian(d))
+    with pytest.raises(ValueError, match="additive couplings.*got Flow$"):
+        path_to_peak(mixed, torch.zeros(2, d))
