@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import re
 import statistics
@@ -75,9 +76,9 @@ class Case:
 
 def sweep(lo: float, hi: float, n: int, step: float) -> list[float]:
     """``n`` values from ``lo`` towards ``hi`` on the slider's grid, then back: a drag and its return."""
-    out = np.round(np.linspace(lo, hi, (n + 1) // 2 + 1)[1:] / step) * step
-    values = [round(float(v), 6) for v in out]
-    return (values + values[::-1][1:])[:n]
+    k = n // 2 + 1
+    forward = [round(float(v), 6) for v in np.round(np.linspace(lo, hi, k + 1)[1:] / step) * step]
+    return (forward + forward[::-1][1:])[:n]
 
 
 def synthetic_digits(n: int, seed: int = 0) -> torch.Tensor:
@@ -388,6 +389,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if not chosen:
             parser.error(f"no case matches {args.cases}")
     old = None if args.baseline == "none" else load_widgets(args.baseline)
+    load_before = os.getloadavg()  # other jobs on the machine inflate wall times; CPU times less so
 
     results = []
     for case in chosen:
@@ -411,6 +413,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "cpus": torch.get_num_threads(),
             "torch": torch.__version__,
             "matplotlib": matplotlib.__version__,
+            "load_average_1min": {"start": round(load_before[0], 2), "end": round(os.getloadavg()[0], 2)},
         },
         "results": results,
     }
