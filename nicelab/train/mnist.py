@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -434,7 +435,7 @@ class Evaluation:
         test: Tensor,
         validation: Tensor | None,
         every: tuple[int | None, float | None],
-        save: Any,
+        save: Callable[[MnistState], None],
     ) -> None:
         self.test, self.validation, self.save = test, validation, save
         self.every_steps, self.every_seconds = every
@@ -529,7 +530,7 @@ def _start(recipe: MnistRecipe, state: MnistState, checkpoint: Path | None, resu
     state.model.init_from_data(init, floor=recipe.floor)
 
 
-def _saver(checkpoint: Path | None, record: dict[str, Any]) -> Any:
+def _saver(checkpoint: Path | None, record: dict[str, Any]) -> Callable[..., None]:
     """``save(state, last=None)``: write the run's checkpoint (no-op without ``out``).
 
     With early stopping the file's model is the selected one and ``last`` (the last weights) stays for resume.
@@ -604,7 +605,7 @@ def run_recipe(
     return _finish(state, save), state.history
 
 
-def _finish(state: MnistState, save: Any) -> NICE:
+def _finish(state: MnistState, save: Callable[..., None]) -> NICE:
     """Select the returned weights (early stopping: the best validated ones), save, return the model."""
     state.history.best_step = state.step
     last = None
