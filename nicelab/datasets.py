@@ -21,13 +21,15 @@ This is the data layer: it imports the core (``NICE``) but never training code o
 from __future__ import annotations
 
 import math
+from contextlib import nullcontext
 from typing import Any, Protocol
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from nicelab._checks import check_batch, check_positive_int
+from nicelab._utils import evaluating
 from nicelab.nice import NICE
 
 Bounds = tuple[float, float, float, float]  # (xmin, xmax, ymin, ymax)
@@ -356,14 +358,8 @@ def kl_gap(
     x = dataset.sample(n, generator)
     log_p = dataset.log_prob(x.double())
     dtype = _model_dtype(model)
-    was_training = getattr(model, "training", None)
-    if was_training:
-        model.eval()  # type: ignore[attr-defined]
-    try:
+    with evaluating(model) if isinstance(model, nn.Module) else nullcontext():
         log_q = torch.cat([model.log_prob(x[i : i + 8192].to(dtype)) for i in range(0, n, 8192)]).double()
-    finally:
-        if was_training:
-            model.train()  # type: ignore[attr-defined]
     if log_q.shape != (n,):
         raise ValueError(f"model.log_prob must return shape (batch,), got {tuple(log_q.shape)}")
     diff = log_p - log_q

@@ -27,16 +27,15 @@ import torch
 from torch import Tensor
 
 from nicelab._checks import check_real, check_values
+from nicelab._utils import gaussian_log_density
 
 LogProb = Callable[[Tensor], Tensor]
-
-_LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
 
 def normal_log_prob(z: Tensor) -> Tensor:
     """Standard normal log-density ``-z^2/2 - log sqrt(2 pi)``, elementwise."""
     check_values(z, "z")
-    return -0.5 * z**2 - _LOG_SQRT_2PI
+    return gaussian_log_density(z)
 
 
 class Map1D:

@@ -12,6 +12,7 @@ import torch
 from torch import Tensor
 
 from nicelab._checks import check_finite
+from nicelab._utils import evaluating
 from nicelab.data import dequantize
 
 
@@ -39,9 +40,7 @@ def evaluate(
         x = dequantize(images, generator if generator is not None else torch.Generator().manual_seed(0))
     if x.dim() != 2 or x.shape[0] == 0:
         raise ValueError(f"images must be a non-empty batch, got shape {tuple(x.shape)}")
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         param = next(model.parameters(), None)
         device = param.device if param is not None else x.device
         # float32 unless the model itself is float64 (bf16 training still evaluates in fp32)
@@ -50,8 +49,6 @@ def evaluate(
         for start in range(0, x.shape[0], batch_size):
             chunk = x[start : start + batch_size].to(device=device, dtype=dtype)
             total += float(model.log_prob(chunk).double().sum())
-    finally:
-        model.train(was_training)
     mean = total / x.shape[0]
     if not math.isfinite(mean):
         raise FloatingPointError(f"the mean log-likelihood is {mean}; the model has diverged")

@@ -31,6 +31,7 @@ import torch
 from torch import Tensor
 
 from nicelab._checks import check_batch, check_points, check_positive_int
+from nicelab._utils import evaluating
 
 #: the masks :func:`mask` knows, in display order
 MASK_NAMES = ("top", "bottom", "left", "right", "random75", "stripes")
@@ -184,9 +185,7 @@ def inpaint(
     record_at = set(round(i * steps / (frames - 1)) for i in range(frames))
     recorded, history = [], []
     alpha = torch.full((x.shape[0], 1), float(step_size), dtype=x.dtype, device=x.device)
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         log_p, grad = _value_and_grad(model, current)
         for i in range(steps + 1):
             history.append(log_p)
@@ -209,8 +208,6 @@ def inpaint(
                 grad = torch.where(accept, new_grad, grad)
             else:
                 current, log_p, grad = candidate, new_log_p, new_grad
-    finally:
-        model.train(was_training)
     return Inpainting(
         images=current,
         missing=missing,
