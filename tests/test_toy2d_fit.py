@@ -104,3 +104,11 @@ def test_bad_datasets_are_refused():
         fit_toy2d(ThreeD(), steps=1)
     with pytest.raises(ValueError, match="has no sample"):
         fit_toy2d(object(), steps=1)
+
+
+def test_fit_toy2d_leaves_the_global_rng_alone():
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    fit_toy2d(D.get("moons"), coupling="additive", steps=2, seed=5)
+    assert torch.equal(torch.rand(3), expected)

@@ -162,8 +162,10 @@ def fit_toy2d(
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     start = time.process_time()
-    torch.manual_seed(seed)
-    flow = build_toy2d_flow(coupling, dataset.sample(N_INIT))
+    # The initial weights and the init batch depend on ``seed`` alone; the caller's global RNG is untouched.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        flow = build_toy2d_flow(coupling, dataset.sample(N_INIT))
     options: dict[str, Any] = {"seed": seed, "progress": progress, **recipe["fit"]}
     if seconds is None:
         flow.history = fit(flow, dataset.sample, steps=steps or recipe["steps"], **options)
