@@ -161,6 +161,10 @@ class FlowLayersView(FigureView):
         self.grid_lines = LineCollection(list(first.lines[0]), colors="white", linewidths=0.6, alpha=0.7)
         self.ax_prior.add_collection(self.grid_lines)
         self.title = figure.suptitle("")
+        for ax in (self.ax_data, self.ax_prior):
+            # the limits change at every stage, so every change redraws the ticks: five a side
+            # (instead of up to nine) keep the scale readable and halve the text Agg lays out
+            ax.locator_params(nbins=5)
         figure.subplots_adjust(left=0.05, right=0.98, bottom=0.07, top=0.8, wspace=0.15)
         controls = {
             "layer": widgets.IntSlider(

@@ -163,8 +163,10 @@ class ScalingExplorer(FigureView):
             self.curves[i].set_data(axis, curves[i].numpy())
             here = float(np.interp(float(s[i]), axis, curves[i].numpy()))
             self.markers[i].set_data([float(s[i])], [here])
-        top = float(curves.max())
-        self.ax_ll.set_ylim(top - 12.0, top + 1.0)
+        # the window follows the best value in steps of 2 nats: a limit that moved with every change
+        # would redraw the panel's ticks every time (the spread slider moves the best by ~7 nats)
+        upper = 2.0 * math.ceil((float(curves.max()) + 1.0) / 2.0)
+        self.ax_ll.set_ylim(upper - 14.0, upper)
         best = curves.argmax(dim=1)
         self.numbers = {
             "mean_log_p": prior_term + float(log_det[0]),
