@@ -10,19 +10,16 @@ Because ``log p`` is known, the course can report what a model really misses::
 
 estimated on fresh samples by :func:`kl_gap` (a paired estimate, so its standard error is small).
 
-This is the data layer: it imports the core (``NICE``) but never training code or plots.
-:data:`NICE_2D` and :data:`FIT_2D` hold lesson 05's default recipe, shared by the notebook and by
-``benchmarks/toy2d.py``::
-
-    model = nice_for(dataset)                                    # NICE(2, **NICE_2D), init from data
-    nicelab.fit(model, dataset.sample, steps=..., **FIT_2D)      # fresh samples every step
+This is the data layer: the distributions and the score, nothing else (no models, training code or
+plots). Lesson 05's 2-D training recipe (``NICE_2D``, ``FIT_2D``, ``nice_for``) lives next to training,
+in :mod:`nicelab.train.toy2d`; ``nicelab.datasets.NICE_2D`` etc. still resolve to those same objects.
 """
 
 from __future__ import annotations
 
 import math
 from contextlib import nullcontext
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 import torch
@@ -30,7 +27,6 @@ from torch import Tensor, nn
 
 from nicelab._checks import check_batch, check_positive_int
 from nicelab._utils import evaluating
-from nicelab.nice import NICE
 
 Bounds = tuple[float, float, float, float]  # (xmin, xmax, ymin, ymax)
 
@@ -337,17 +333,58 @@ def _model_dtype(model: Any) -> torch.dtype:
     return first.dtype if first is not None and first.is_floating_point() else torch.float32
 
 
+class _GapAndError(NamedTuple):
+    gap: float
+    stderr: float
+
+
+class KLGap(_GapAndError):
+    """:func:`kl_gap`'s result: the pair ``(gap, stderr)`` (so ``gap, se = kl_gap(...)`` unpacks it), plus
+    the two terms of the gap on the same samples as attributes.
+
+    Attributes:
+        gap: ``mean_i [log p(x_i) - log q(x_i)]``, the estimate of ``KL(p || q)`` in nats.
+        stderr: ``std_i [log p(x_i) - log q(x_i)] / √n``, its standard error.
+        nll: ``-mean_i log q(x_i)``, the model's negative log-likelihood on the samples.
+        entropy: ``-mean_i log p(x_i)``, the Monte-Carlo entropy of the data on the same samples.
+
+    Invariant: ``gap == nll - entropy`` up to float64 rounding (both are means over the same ``x_i``).
+    Equality and unpacking see the pair only.
+    """
+
+    nll: float
+    entropy: float
+
+    def __new__(cls, gap: float, stderr: float, nll: float, entropy: float) -> KLGap:
+        self = super().__new__(cls, gap, stderr)
+        self.nll, self.entropy = nll, entropy
+        return self
+
+    def __getnewargs__(self) -> tuple[float, float, float, float]:  # pickle and copy keep all four
+        return (self.gap, self.stderr, self.nll, self.entropy)
+
+    def __repr__(self) -> str:
+        return f"KLGap(gap={self.gap!r}, stderr={self.stderr!r}, nll={self.nll!r}, entropy={self.entropy!r})"
+
+
 @torch.no_grad()
 def kl_gap(
     model: HasLogProb, dataset: Toy2D | str, n: int = 100_000, generator: torch.Generator | None = None
-) -> tuple[float, float]:
+) -> KLGap:
     """Estimate ``KL(p_data || q_model) = NLL_model - H(p_data)`` in nats on ``n`` fresh samples.
 
-    Uses the paired per-sample differences ``log p(x_i) - log q(x_i)``: their mean is the estimate and
-    ``std/√n`` its standard error (far smaller than the errors of NLL and H estimated separately).
+    Draws ``x_1 … x_n = dataset.sample(n, generator)`` (the same samples for the same generator state) and
+    uses the paired per-sample differences ``d_i = log p(x_i) - log q(x_i)``: their mean is the estimate
+    and ``std(d)/√n`` its standard error (far smaller than the errors of NLL and H estimated separately).
+    ``log q`` is evaluated in the model's dtype, in chunks of 8192, in eval mode (restored afterwards).
 
     Returns:
-        ``(gap, stderr)``; ``gap`` is ``inf`` if the model gives some sample zero density.
+        A :class:`KLGap`: the pair ``(gap, stderr)`` with ``.nll`` and ``.entropy`` of the same samples;
+        ``gap`` is ``inf`` if the model gives some sample zero density.
+
+    Raises:
+        ValueError: an unknown dataset, ``n < 2``, a model without ``log_prob`` or one whose ``log_prob``
+            does not return shape ``(batch,)``.
     """
     dataset = get(dataset) if isinstance(dataset, str) else dataset
     if not isinstance(dataset, Toy2D):
@@ -363,37 +400,36 @@ def kl_gap(
     if log_q.shape != (n,):
         raise ValueError(f"model.log_prob must return shape (batch,), got {tuple(log_q.shape)}")
     diff = log_p - log_q
-    return float(diff.mean()), float(diff.std() / math.sqrt(n))
+    return KLGap(
+        gap=float(diff.mean()),
+        stderr=float(diff.std() / math.sqrt(n)),
+        nll=float(-log_q.mean()),
+        entropy=float(-log_p.mean()),
+    )
 
 
-#: lesson 05's default NICE for 2-D data (constructor arguments of :class:`nicelab.NICE`). The number
-#: of couplings matters more than the depth of each MLP: on eight_gaussians with ~50 CPU seconds, 6
-#: couplings x 3 hidden layers reached a KL gap of 0.28 nats, 12 x 2 reached 0.11-0.27 (seeds 0-2), and
-#: 20 x 2 (this recipe, with FIT_2D) 0.07-0.09 (benchmarks/toy2d.py).
-NICE_2D: dict[str, Any] = {"n_couplings": 20, "hidden": 64, "depth": 2, "prior": "logistic"}
-#: lesson 05's default optimiser settings for :func:`nicelab.fit` (pass ``steps`` yourself; the lesson and
-#: the benchmark use 5000). The warm-up keeps ReLU units alive through Adam's first steps
-#: (eight_gaussians: 0.349 -> 0.280 nats alone, with the earlier 6-coupling recipe).
-FIT_2D: dict[str, Any] = {"batch_size": 256, "lr": 5e-3, "schedule": "cosine", "warmup": 300}
+#: names that moved to ``nicelab.train.toy2d`` (the 2-D training recipe), still importable from here
+_MOVED_TO_TOY2D = frozenset({"FIT_2D", "NICE_2D", "nice_for"})
 
 
-def nice_for(dataset: Toy2D | str, n_init: int = 4096, generator: torch.Generator | None = None, **overrides):
-    """A :class:`nicelab.NICE` with the 2-D defaults (``overrides`` replace entries of :data:`NICE_2D`),
-    initialised from ``n_init`` samples of ``dataset`` (shift = data mean, scales match the prior)."""
-    dataset = get(dataset) if isinstance(dataset, str) else dataset
-    unknown = set(overrides) - set(NICE_2D)
-    if unknown:
-        raise ValueError(f"unknown NICE options {sorted(unknown)}; expected some of {sorted(NICE_2D)}")
-    model = NICE(2, **{**NICE_2D, **overrides})
-    return model.init_from_data(dataset.sample(n_init, generator))
+def __getattr__(name: str) -> Any:
+    """Resolve the recipe names that moved to :mod:`nicelab.train.toy2d` (``D.NICE_2D`` …) on first use.
+
+    Imported lazily: ``nicelab.train.toy2d`` imports this module, so a top-level import would be a cycle,
+    and the data layer should not load the training layer unless an old name asks for it.
+    """
+    if name in _MOVED_TO_TOY2D:
+        from nicelab.train import toy2d
+
+        return getattr(toy2d, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [
     "DATASETS",
-    "FIT_2D",
-    "NICE_2D",
     "Checkerboard",
     "GaussianMixture",
+    "KLGap",
     "Moons",
     "Pinwheel",
     "Rings",
@@ -401,5 +437,4 @@ __all__ = [
     "gauss_legendre",
     "get",
     "kl_gap",
-    "nice_for",
 ]

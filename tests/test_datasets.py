@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import pickle
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -175,6 +178,19 @@ def test_kl_gap_is_zero_for_the_truth_and_matches_a_closed_form():
     assert 0 < se < 0.01 and abs(gap - exact) < 4 * se
 
 
+def test_kl_gap_also_reports_the_nll_and_the_entropy_of_the_same_samples():
+    ds, n = D.get("moons"), 3000
+    model = D.get("eight_gaussians")  # a wrong density with an exact log_prob
+    result = D.kl_gap(model, ds, n=n, generator=torch.Generator().manual_seed(2))
+    x = ds.sample(n, torch.Generator().manual_seed(2))
+    assert result.nll == pytest.approx(float(-model.log_prob(x).double().mean()), rel=1e-6)
+    assert result.entropy == pytest.approx(float(-ds.log_prob(x.double()).mean()), rel=1e-12)
+    assert result.gap == pytest.approx(result.nll - result.entropy, abs=1e-9) and result.gap > 1
+    gap, se = result  # still the pair the lessons unpack
+    assert (gap, se) == (result.gap, result.stderr) and len(result) == 2
+    assert "nll=" in repr(result) and pickle.loads(pickle.dumps(result)).entropy == result.entropy
+
+
 def test_kl_gap_validates_and_restores_training_mode():
     model = D.nice_for("eight_gaussians", n_init=256, hidden=8, depth=1, n_couplings=2)
     model.train()
@@ -197,3 +213,27 @@ def test_nice_for_uses_the_defaults_and_initialises_from_data():
     assert model.config()["n_couplings"] != 1 and D.nice_for("moons", n_couplings=1).n_couplings == 1
     with pytest.raises(ValueError, match="unknown NICE options"):
         D.nice_for("moons", width=3)
+
+
+def test_the_recipe_moved_to_train_toy2d_and_the_old_names_are_the_same_objects():
+    from nicelab.train import toy2d
+
+    assert D.NICE_2D is toy2d.NICE_2D is toy2d.RECIPES["additive"]["flow"]
+    assert D.FIT_2D is toy2d.FIT_2D is toy2d.RECIPES["additive"]["fit"]
+    assert D.nice_for is toy2d.nice_for
+    from nicelab.datasets import FIT_2D, NICE_2D, nice_for  # the from-import form too
+
+    assert (NICE_2D, FIT_2D, nice_for) == (toy2d.NICE_2D, toy2d.FIT_2D, toy2d.nice_for)
+    assert "nice_for" not in D.__all__  # the data layer exports distributions only
+    with pytest.raises(AttributeError, match="no attribute 'RECIPES'"):
+        D.RECIPES  # noqa: B018 - only the moved names resolve lazily
+
+
+def test_the_data_layer_loads_the_training_layer_only_when_an_old_name_asks():
+    code = (
+        "import sys, nicelab.datasets as D\n"
+        "assert 'nicelab.train' not in sys.modules, 'import nicelab.datasets loaded training code'\n"
+        "D.NICE_2D\n"
+        "assert 'nicelab.train.toy2d' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
