@@ -90,20 +90,11 @@ def build_peer(name: str) -> ZukoModel:
     raise ValueError(f"unknown peer {name!r}; expected one of {PEERS}")
 
 
-@torch.no_grad()
 def evaluate(model: nn.Module, dataset: D.Toy2D, n: int, seed: int) -> dict[str, float]:
-    """NLL, entropy and KL gap (with standard error) on one fresh draw of ``n`` samples."""
-    x = dataset.sample(n, torch.Generator().manual_seed(seed))
-    log_p = dataset.log_prob(x.double())
-    model.eval()
-    log_q = torch.cat([model.log_prob(x[i : i + 8192]) for i in range(0, n, 8192)]).double()
-    diff = log_p - log_q
-    return {
-        "nll": float(-log_q.mean()),
-        "entropy": float(-log_p.mean()),
-        "kl_gap": float(diff.mean()),
-        "kl_stderr": float(diff.std() / math.sqrt(n)),
-    }
+    """NLL, entropy and KL gap (with standard error) on one fresh draw of ``n`` samples: ``nicelab``'s
+    :func:`~nicelab.datasets.kl_gap` with a generator seeded ``seed`` (the same draw for every model)."""
+    scores = D.kl_gap(model, dataset, n, torch.Generator().manual_seed(seed))
+    return {"nll": scores.nll, "entropy": scores.entropy, "kl_gap": scores.gap, "kl_stderr": scores.stderr}
 
 
 def train(

@@ -6,6 +6,10 @@ import json
 import math
 
 import pytest
+import torch
+
+from nicelab import datasets as D
+from nicelab.train.toy2d import build_toy2d_flow
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +40,38 @@ def test_a_tiny_run_writes_every_seed_and_a_summary(toy2d, tmp_path):
     assert report["recipe"]["seeds"] == [0, 1]
     table = toy2d.markdown(report["summary"])
     assert table.count("\n") == 3 and "| two_gaussians | 3 | 2 |" in table
+
+
+def scores_as_the_benchmark_computed_them(model, dataset, n: int, seed: int) -> dict[str, float]:
+    """benchmarks/toy2d.py's own estimator before it called nicelab.datasets.kl_gap (the reference)."""
+    x = dataset.sample(n, torch.Generator().manual_seed(seed))
+    log_p = dataset.log_prob(x.double())
+    model.eval()
+    with torch.no_grad():
+        log_q = torch.cat([model.log_prob(x[i : i + 8192]) for i in range(0, n, 8192)]).double()
+    diff = log_p - log_q
+    return {
+        "nll": float(-log_q.mean()),
+        "entropy": float(-log_p.mean()),
+        "kl_gap": float(diff.mean()),
+        "kl_stderr": float(diff.std() / math.sqrt(n)),
+    }
+
+
+@pytest.mark.parametrize("kind", ["additive", "spline", "zuko_realnvp"])
+def test_evaluate_is_nicelab_kl_gap_and_gives_the_numbers_of_the_old_copy(toy2d, kind):
+    if kind.startswith("zuko"):
+        pytest.importorskip("zuko")
+        torch.manual_seed(0)
+        model = toy2d.build_peer(kind)
+    else:
+        model = build_toy2d_flow(kind, D.get("pinwheel").sample(512, torch.Generator().manual_seed(0)))
+    dataset = D.get("pinwheel")
+    n = 9000  # more than one 8192-sample chunk
+    got = toy2d.evaluate(model, dataset, n, seed=4)
+    assert got == scores_as_the_benchmark_computed_them(model, dataset, n, seed=4)  # bit for bit
+    assert got["kl_gap"] > 0 and got["kl_gap"] == pytest.approx(got["nll"] - got["entropy"], abs=1e-9)
+    assert toy2d.evaluate(model, dataset, n, seed=5)["kl_gap"] != got["kl_gap"]  # the seed picks the draw
 
 
 def test_the_target_needs_the_mean_gap_and_every_run_within_budget(toy2d):
