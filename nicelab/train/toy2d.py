@@ -61,7 +61,7 @@ RECIPES: dict[str, dict[str, Any]] = {
         "steps": 8000,
     },
     "spline": {
-        "flow": {"n_couplings": 8, "hidden": 64, "depth": 2, "prior": "gaussian", "bins": 16, "bound": 5.0},
+        "flow": {"n_couplings": 8, "hidden": 64, "depth": 2, "prior": "gaussian", "bins": 32, "bound": 5.0},
         "fit": {"batch_size": 512, "lr": 3e-3, "schedule": "cosine", "warmup": 300},
         "steps": 4000,
     },
