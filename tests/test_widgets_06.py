@@ -1,5 +1,5 @@
-"""Lesson 06 views, headless: each control changes the artists and the rendered image, and the helpers
-(importance order, top-k sampling, interpolation) do what the lesson says."""
+"""Lesson 06 views, headless: each control changes the artists and the rendered image. The maths they
+draw (importance order, top-k sampling, interpolation) is tested in tests/test_analysis.py."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import nicelab
+from nicelab import analysis
 from nicelab.widgets import InpaintingView, InterpolationView, SampleGridView, TopKView
 from nicelab.widgets.mnist import interpolate, latent_importance, sample_top_k
 
@@ -32,39 +33,12 @@ def _changed(before: np.ndarray, after: object) -> bool:
     return not np.array_equal(before, np.asarray(after))
 
 
-def test_latent_importance_orders_by_the_notes_scale(model):
-    order, scale = latent_importance(model)
-    s = model.scaling.log_scale.detach()
-    assert torch.allclose(scale, torch.exp(-s))
-    assert int(order[0]) == int(torch.argmin(s)) and int(order[-1]) == int(torch.argmax(s))
-    assert (scale[order][:-1] >= scale[order][1:]).all()
-
-
-def test_sample_top_k_freezes_the_other_dims(model):
-    gen = lambda: torch.Generator().manual_seed(3)  # noqa: E731
-    centre = sample_top_k(model, 0, 4, generator=gen())
-    assert torch.allclose(centre, centre[:1].expand(4, -1))  # k = 0: every sample is f^{-1}(0)
-    order, _ = latent_importance(model)
-    z = model(sample_top_k(model, 5, 4, generator=gen()))[0]
-    rest = torch.ones(784, dtype=torch.bool)
-    rest[order[:5]] = False
-    assert torch.allclose(z[:, rest], torch.zeros_like(z[:, rest]), atol=1e-4)
-    assert (z[:, order[:5]].abs() > 0).all()
-    full = sample_top_k(model, 784, 4, generator=gen())
-    assert torch.allclose(full, model.sample(4, generator=gen()), atol=1e-6)
-    with pytest.raises(ValueError, match="k must be"):
-        sample_top_k(model, 785, 2)
-
-
-def test_interpolate_ends_at_the_two_images(model, digits):
-    latent, pixel = interpolate(model, digits[0], digits[1], torch.linspace(0, 1, 5))
-    assert latent.shape == pixel.shape == (5, 784)
-    assert torch.allclose(latent[0], digits[0], atol=1e-5) and torch.allclose(
-        latent[-1], digits[1], atol=1e-5
+def test_the_helpers_moved_to_nicelab_analysis_and_are_still_importable_from_here():
+    assert (interpolate, latent_importance, sample_top_k) == (
+        analysis.interpolate,
+        analysis.latent_importance,
+        analysis.sample_top_k,
     )
-    assert torch.allclose(pixel[2], (digits[0] + digits[1]) / 2)
-    with pytest.raises(ValueError, match="single images"):
-        interpolate(model, digits[:2], digits[1], torch.linspace(0, 1, 3))
 
 
 def test_sample_grid_temperature_slider(model):
@@ -106,6 +80,9 @@ def test_inpainting_view_controls_change_the_picture(inpainting_view, name, valu
     shown = np.asarray(view.fill_artist.get_array())
     assert np.allclose(shown, view.result.iterates[frame, row].clamp(0, 1).view(28, 28).numpy())
     assert view.marker.get_xdata()[0] == view.controls["step"].value
+    truth, missing = view.truth[view.controls["digit"].value], view.result.missing[row]
+    mse = float(((view.result.iterates[frame, row] - truth) ** 2)[missing].mean())
+    assert view.fill_title.get_text() == f"step {view.controls['step'].value}: MSE {mse:.3f}"
 
 
 def test_inpainting_view_rejects_bad_images(model):

@@ -1,11 +1,10 @@
 """Lesson 06 views of a NICE trained on MNIST: samples and temperature, inpainting, latent structure.
 
-The small helpers here (:func:`latent_importance`, :func:`sample_top_k`, :func:`interpolate`) are what
-the views draw; the lesson derives each one in the open first. Every view precomputes what it can in
-``__init__`` and then only swaps image data in place.
-
-Direction: ``model.forward`` maps an image ``x`` to ``z = exp(s) ⊙ h``; the notes' decoder scaling is
-``S_ii = exp(-s_i)``, so latent dimension ``i`` matters more the larger ``S_ii`` (the smaller ``s_i``).
+The views draw; the maths they show lives in the work layer: :func:`~nicelab.analysis.latent_importance`,
+:func:`~nicelab.analysis.sample_top_k` and :func:`~nicelab.analysis.interpolate` (:mod:`nicelab.analysis`,
+still importable from here) and :func:`nicelab.inpaint.inpaint` / :func:`~nicelab.inpaint.score`. The
+lesson derives each one in the open first. Every view precomputes what it can in ``__init__`` and then only
+swaps image data in place.
 """
 
 from __future__ import annotations
@@ -16,7 +15,8 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from nicelab.inpaint import MASK_NAMES, inpaint, masks
+from nicelab.analysis import interpolate, latent_importance, sample_top_k
+from nicelab.inpaint import MASK_NAMES, inpaint, masks, score
 from nicelab.plots import image_grid
 from nicelab.widgets._base import FigureView
 
@@ -32,52 +32,6 @@ def _check_model(model: object) -> None:
         raise ValueError("model must be a nicelab.NICE (with dim, inverse, scaling and prior)")
     if model.dim != SIDE * SIDE:  # type: ignore[attr-defined]
         raise ValueError(f"these views draw 28x28 images: model.dim must be {SIDE * SIDE}, got {model.dim}")
-
-
-def latent_importance(model: torch.nn.Module) -> tuple[Tensor, Tensor]:
-    """``(order, S)``: latent dims sorted most important first and the notes' ``S_ii = exp(-s_i)``.
-
-    A large ``S_ii`` means that moving ``z_i`` moves the image a lot (the decoder multiplies ``z_i``
-    by ``S_ii`` before the couplings); ``S_ii -> 0`` removes that dimension.
-    """
-    s = model.scaling.log_scale.detach()
-    scale = torch.exp(-s)
-    return torch.argsort(scale, descending=True), scale
-
-
-@torch.no_grad()
-def sample_top_k(
-    model: torch.nn.Module, k: int, n: int, temperature: float = 1.0, generator: torch.Generator | None = None
-) -> Tensor:
-    """``n`` samples in which only the ``k`` most important latent dims are drawn; the rest stay at 0.
-
-    0 is the prior's mode and median, so ``k = 0`` gives the model's "central" image and ``k = dim``
-    gives ordinary samples.
-    """
-    if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k <= model.dim:
-        raise ValueError(f"k must be an integer in [0, {model.dim}], got {k!r}")
-    order, _ = latent_importance(model)
-    eps = model.prior.sample(n, temperature=temperature, generator=generator)
-    keep = torch.zeros(model.dim, dtype=torch.bool, device=eps.device)
-    keep[order[:k]] = True
-    return model.inverse(torch.where(keep, eps, torch.zeros_like(eps)))[0]
-
-
-@torch.no_grad()
-def interpolate(model: torch.nn.Module, a: Tensor, b: Tensor, ts: Tensor) -> tuple[Tensor, Tensor]:
-    """Images on the straight latent path ``x(t) = f^{-1}((1-t) f(a) + t f(b))`` and on the pixel path.
-
-    ``a`` and ``b`` are ``(dim,)`` images; ``ts`` a 1-D tensor of mixing weights. Returns two
-    ``(len(ts), dim)`` tensors: (latent path, pixel path ``(1-t) a + t b``).
-    """
-    if a.shape != (model.dim,) or b.shape != (model.dim,):
-        raise ValueError(f"a and b must be single images of shape ({model.dim},)")
-    if ts.dim() != 1 or ts.numel() == 0:
-        raise ValueError("ts must be a non-empty 1-D tensor of mixing weights")
-    t = ts.to(a).view(-1, 1)
-    z = model(torch.stack([a, b]))[0]
-    latent_path = model.inverse((1 - t) * z[0] + t * z[1])[0]
-    return latent_path, (1 - t) * a + t * b
 
 
 class SampleGridView(FigureView):
@@ -153,6 +107,8 @@ class InpaintingView(FigureView):
             **inpaint_kwargs,  # type: ignore[arg-type]
         )
         self.n = n
+        # The error on the missing pixels of every frame and pair, (frames, pairs): the slider only reads it.
+        self.mse = torch.stack([score(frame, truth, missing)["mse"] for frame in self.result.iterates])
         digit = widgets.Dropdown(options=[(label, i) for i, label in enumerate(labels)], description="digit")
         which = widgets.Dropdown(options=list(self.mask_names), description="mask")
         step = widgets.SelectionSlider(
@@ -199,9 +155,7 @@ class InpaintingView(FigureView):
         seen = np.stack([truth, truth, truth], axis=-1)
         seen[missing] = (0.8, 0.1, 0.1)
         current = self.result.iterates[frame, row]
-        mse = float(
-            ((current - self.truth[int(self.controls["digit"].value)]) ** 2)[self.result.missing[row]].mean()
-        )
+        mse = float(self.mse[frame, row])
         log_p = self.result.log_prob[:, row].numpy()
         self.truth_artist.set_data(truth)
         self.seen_artist.set_data(seen)
