@@ -47,8 +47,10 @@ NOTEBOOKS = ROOT / "notebooks"
 RESULTS = ROOT / "benchmarks" / "results" / "lesson_times.json"
 RULE = {"words_per_minute": 150, "code_lines_per_minute": 10, "build_minutes": 8, "quick_minutes": 2}
 GOING_FURTHER = re.compile(r"^#+\s*(\d+\s*[·.]\s*)?Going further", re.IGNORECASE | re.MULTILINE)
-CHECK_CALL = re.compile(r"\b(\w+)\.check\(")
+CHECK_CALL = re.compile(r"\b((?:\w+\.)?\w+)\.check\(")
 EXERCISE_IMPORT = re.compile(r"from\s+nicelab\.exercises\.(lesson\d\d)\s+import\s+\(?([\w\s,]+)\)?")
+#: ``from nicelab.exercises import lesson05 as L05``: exercises then used as ``L05.name.check(...)``
+MODULE_ALIAS = re.compile(r"from\s+nicelab\.exercises\s+import\s+(lesson\d\d)\s+as\s+(\w+)")
 
 
 @dataclass
@@ -76,12 +78,18 @@ def exercise_kinds(cells: list[dict]) -> dict[str, bool]:
     for cell in cells:
         if cell["cell_type"] != "code":
             continue
-        for module_name, names in EXERCISE_IMPORT.findall("".join(cell["source"])):
+        source = "".join(cell["source"])
+        for module_name, names in EXERCISE_IMPORT.findall(source):
             module = importlib.import_module(f"nicelab.exercises.{module_name}")
             for name in (n.strip() for n in names.replace("\n", ",").split(",")):
                 exercise = getattr(module, name, None)
                 if exercise is not None and hasattr(exercise, "reference"):
                     kinds[name] = is_build(exercise)
+        for module_name, alias in MODULE_ALIAS.findall(source):
+            module = importlib.import_module(f"nicelab.exercises.{module_name}")
+            for name, exercise in vars(module).items():
+                if hasattr(exercise, "reference") and hasattr(exercise, "check"):
+                    kinds[f"{alias}.{name}"] = is_build(exercise)
     return kinds
 
 

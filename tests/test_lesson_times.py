@@ -60,3 +60,17 @@ def test_minutes_are_written_into_table_rows(lt):
     new = lt._table_minutes(text, {"01": 45}, r"^\| (\d\d) ")
     assert "| 01 change | y | 45 |" in new and "| 02 next | z | 35 |" in new
     assert lt.round_up(40.1) == 45 and lt.round_up(40.0) == 40
+
+
+def test_exercises_used_through_a_module_alias_are_counted(lt, tmp_path):
+    # lesson 05 imports its module (`from nicelab.exercises import lesson05 as L05`) and checks
+    # `L05.fit_loop` (a build exercise) and `L05.predict_peaks` (a prediction); both must count
+    path = notebook(
+        tmp_path,
+        [
+            ("code", "from nicelab.exercises import lesson05 as L05\nL05.fit_loop.check(...)\n"),
+            ("code", "L05.predict_peaks.check(...)\nL05.not_an_exercise.check(...)\n"),
+        ],
+    )
+    core, _ = lt.measure_notebook(path)
+    assert (core.build, core.quick) == (1, 1)
