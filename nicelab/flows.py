@@ -224,18 +224,6 @@ class CouplingFlowBase(Flow):
         self.coupling = chain[0].kind
         self.n_couplings, self.hidden, self.depth, self.prior_name = n_couplings, hidden, depth, prior
 
-    @property
-    def transform(self) -> Compose:
-        chain = self.__dict__.get("_transform")
-        if chain is None:
-            # A subclass that set shift/couplings/scaling itself (nicelab.spline.SplineFlow builds its
-            # layers without calling this constructor): assemble the chain from them once.
-            if not isinstance(self.couplings, CouplingChain):
-                self.couplings = CouplingChain(list(self.couplings))
-            chain = Compose({"shift": self.shift, "couplings": self.couplings, "scaling": self.scaling})
-            self.__dict__["_transform"] = chain
-        return chain
-
     def config(self) -> dict[str, Any]:
         """The constructor arguments; ``type(flow)(**flow.config())`` rebuilds the architecture."""
         return {
@@ -257,10 +245,6 @@ class CouplingFlowBase(Flow):
         """``Σ_k log|det ∂c_k|`` per sample, shape ``(batch,)``: 0 for additive, x-dependent otherwise."""
         check_batch(x, self.dim, "x", finite=True)
         return self.couplings(self.shift(x)[0])[1]
-
-    def _run_couplings(self, h: Tensor, inverse: bool) -> tuple[Tensor, Tensor]:
-        """Kept for older callers: ``self.couplings(h)`` (or its inverse)."""
-        return self.couplings.inverse(h) if inverse else self.couplings(h)
 
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v!r}" for k, v in self.config().items())

@@ -39,12 +39,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from nicelab._checks import check_positive_int
 from nicelab.coupling import Coupling, mlp
-from nicelab.flows import CouplingFlow
-from nicelab.priors import make_prior
-from nicelab.scaling import Scaling
-from nicelab.transforms import Shift, Transform
+from nicelab.flows import CouplingFlow, CouplingFlowBase
 
 DEFAULT_BINS = 8
 DEFAULT_BOUND = 5.0
@@ -281,20 +277,14 @@ class SplineFlow(CouplingFlow):
         bins: int = DEFAULT_BINS,
         bound: float = DEFAULT_BOUND,
     ) -> None:
-        if dim < 2:
-            raise ValueError(f"{type(self).__name__} needs dim >= 2, got {dim}")
-        check_positive_int(n_couplings, "n_couplings")
-        # CouplingFlow.__init__ only knows the couplings in flows.COUPLINGS; the same attributes are set here.
-        Transform.__init__(self, dim)
-        self.coupling, self.n_couplings, self.hidden, self.depth = "spline", n_couplings, hidden, depth
-        self.bins, self.bound, self.prior_name = bins, float(bound), prior
-        self.prior = make_prior(prior, dim)
-        self.shift = Shift(dim)
-        self.couplings = nn.ModuleList(
-            SplineCoupling(dim, i % 2, hidden=hidden, depth=depth, bins=bins, bound=bound)
-            for i in range(n_couplings)
+        # The coupling flows' shared constructor (CouplingFlow's own takes a name from flows.COUPLINGS, which
+        # has no "spline"): it checks dim and n_couplings, builds Shift, the chain of
+        # SplineCoupling(dim, i % 2, hidden=…, depth=…, bins=…, bound=…) (which check bins and bound) and
+        # Scaling, and the prior, so the layers and state-dict keys are every coupling flow's.
+        CouplingFlowBase.__init__(
+            self, dim, SplineCoupling, n_couplings, hidden, depth, prior, bins=bins, bound=bound
         )
-        self.scaling = Scaling(dim)
+        self.bins, self.bound = bins, float(bound)
 
     def config(self) -> dict[str, Any]:
         """The constructor arguments; ``SplineFlow(**flow.config())`` rebuilds the architecture."""

@@ -8,6 +8,8 @@ from torch import nn
 from torch.autograd.functional import jacobian
 
 from nicelab import SplineCoupling
+from nicelab.coupling import CouplingChain
+from nicelab.flows import CouplingFlowBase
 from nicelab.spline import SplineFlow, _derivatives, _knots, rational_quadratic_spline
 
 F64 = dict(rtol=0, atol=1e-10)
@@ -139,6 +141,28 @@ def test_a_spline_coupling_flow_round_trips_and_has_x_dependent_log_det():
         and rebuilt.couplings[1].parity == 1
     )
     assert flow.layer_names()[2].startswith("spline coupling 1")
+
+
+def test_spline_flow_is_built_by_the_shared_coupling_flow_constructor():
+    torch.manual_seed(0)
+    flow = SplineFlow(3, n_couplings=3, hidden=8, depth=1, prior="gaussian", bins=4, bound=3.0)
+    # The weights are drawn as before the flow used the shared constructor (couplings in order; Shift and
+    # Scaling start at 0), so a seed gives the same flow and old checkpoints load unchanged.
+    torch.manual_seed(0)
+    alone = [SplineCoupling(3, i % 2, hidden=8, depth=1, bins=4, bound=3.0) for i in range(3)]
+    for built, expected in zip(flow.couplings, alone, strict=True):
+        for (name, got), want in zip(built.state_dict().items(), expected.state_dict().values(), strict=True):
+            assert torch.equal(got, want), name
+    keys = [f"couplings.{i}.{k}" for i, c in enumerate(alone) for k in c.state_dict()]
+    assert list(flow.state_dict()) == ["shift.shift", *keys, "scaling.log_scale"]
+    assert isinstance(flow.couplings, CouplingChain) and flow.coupling == "spline"
+    assert flow.layers == [flow.shift, *flow.couplings, flow.scaling]
+    assert "transform" not in vars(CouplingFlowBase) and not hasattr(flow, "_run_couplings")
+    assert (flow.bins, flow.bound, flow.prior_name) == (4, 3.0, "gaussian")
+    with pytest.raises(ValueError, match="needs dim >= 2"):
+        SplineFlow(1)
+    with pytest.raises(ValueError, match="bins"):
+        SplineFlow(2, bins=1)
 
 
 def test_bad_input_is_rejected():
