@@ -6,8 +6,15 @@ runs every cell, the widget renders (no "Error displaying widget", no "Failed to
 nothing in it is cut off (control rows, labels, buttons and the picture fit the 1400 px window), and
 moving its slider with the keyboard changes the picture. It opens the first lesson with a widget,
 lesson 03 (the widest row of controls), lesson 05 (the layer-by-layer warp of a trained 2-D NICE) and
-lesson 06 (MNIST: the model trains in the kernel first), and saves screenshots to
-``figures/browser_widget*.png``.
+lesson 06 (MNIST: the model trains in the kernel first), and saves a screenshot of each,
+``browser_widget*.png``.
+
+**Where the screenshots go.** By default to ``runs/browser/`` (git-ignored), so a test run never
+rewrites the tracked gallery. To refresh the gallery, point the test at it::
+
+    NICELAB_BROWSER_SCREENSHOTS=figures make browser-test
+
+(a path relative to the repository root, or an absolute one).
 
 It also times the widget end to end (:func:`time_slider`): single slider steps, each from the key
 press to the new picture decoded and on screen, and a quick run of steps (a drag) from the last key
@@ -35,7 +42,8 @@ import pytest
 from tests.browser.conftest import JUPYTER, ROOT, Browser
 from tests.browser.widget_versions import installed_stack, mismatch
 
-SCREENSHOT = ROOT / "figures" / "browser_widget.png"
+#: the screenshots' folder when NICELAB_BROWSER_SCREENSHOTS is not set (git-ignored: ``runs/``)
+DEFAULT_SCREENSHOTS = ROOT / "runs" / "browser"
 TIMINGS = ROOT / "benchmarks" / "results" / "widgets_browser.json"
 #: single slider steps timed per lesson, and key presses in the quick run (a drag)
 TIMED_STEPS = 12
@@ -255,6 +263,16 @@ def demo_notebook(folder: Path) -> Path:
     return path
 
 
+def screenshot_dir() -> Path:
+    """``$NICELAB_BROWSER_SCREENSHOTS`` (relative to the repository root, e.g. ``figures`` to refresh the
+    gallery, or absolute) or :data:`DEFAULT_SCREENSHOTS`; the tracked ``figures/`` only when asked for."""
+    chosen = os.environ.get("NICELAB_BROWSER_SCREENSHOTS", "").strip()
+    if not chosen:
+        return DEFAULT_SCREENSHOTS
+    folder = Path(chosen).expanduser()
+    return folder if folder.is_absolute() else ROOT / folder
+
+
 def test_widget_python_and_lab_extension_versions_match():
     stack = installed_stack(JUPYTER)
     problem = mismatch(stack)
@@ -270,7 +288,7 @@ def test_lesson_widget_renders_and_reacts_in_chromium(lab_server, chromium: Brow
     if notebook is None:
         notebook = demo_notebook(tmp_path)
     name = "browser_widget.png" if lesson is None else f"browser_widget_{notebook.stem[:2]}.png"
-    screenshot = SCREENSHOT.with_name(name)
+    screenshot = screenshot_dir() / name
     root = ROOT if notebook.is_relative_to(ROOT) else notebook.parent
     original = notebook.read_bytes()
     try:
@@ -376,7 +394,7 @@ def _run_lesson_and_move_a_slider(
     for message in WIDGET_ERRORS:
         assert message not in body, explain(f"after timing the slider the page says {message!r}")
 
-    screenshot.parent.mkdir(exist_ok=True)
+    screenshot.parent.mkdir(parents=True, exist_ok=True)
     output.scroll_into_view_if_needed()
     page.screenshot(path=str(screenshot))
     drag = timing["drag"]
