@@ -17,14 +17,15 @@ lines is reading code and watching it run; eight minutes per build exercise and 
 what a learner needs to write and check them. The run time counts once, in the core.
 
 ``--run`` executes every notebook in full mode (``NICELAB_FAST=0``) with nbconvert, one after another,
-and stores the wall seconds in ``benchmarks/results/lesson_times.json``; without it the stored seconds are
-used. ``--write-docs`` copies the core minutes (rounded up to 5) into the README's course table, lesson
+and stores the wall seconds and the longest cell's seconds in ``benchmarks/results/lesson_times.json``;
+without it the stored seconds are used. ``--run --lessons 05 06`` executes only those lessons.
+``--write-docs`` copies the core minutes (rounded up to 5) into the README's course table, lesson
 00's course map, each notebook's "**Time.**" line and the instructor guide's lesson headings, so every
 document states the measured time.
 
 Usage::
 
-    python benchmarks/lesson_times.py [--run] [--write-docs] [--out benchmarks/results/lesson_times.json]
+    python benchmarks/lesson_times.py [--run [--lessons NN ...]] [--write-docs] [--out FILE.json]
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -125,33 +127,57 @@ def measure_notebook(path: Path) -> tuple[Part, Part]:
     return core, further
 
 
-def run_full_mode(path: Path) -> float:
-    """Wall seconds to execute ``path`` top to bottom in full mode (outputs go to a temporary folder)."""
+def run_full_mode(path: Path) -> tuple[float, float]:
+    """``(wall seconds, longest cell's seconds)`` to execute ``path`` top to bottom in full mode.
+
+    The executed copy goes to a temporary folder; nbconvert records each cell's start and end
+    (``metadata.execution``), which gives the longest cell.
+    """
     env = dict(os.environ, NICELAB_FAST="0", MPLBACKEND="Agg")
     command = [sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute"]
     command += ["--ExecutePreprocessor.timeout=-1"]
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
         subprocess.run([*command, "--output-dir", out, str(path)], check=True, env=env, cwd=path.parent)
-        return time.perf_counter() - start
+        seconds = time.perf_counter() - start
+        cells = json.loads((Path(out) / path.name).read_text())["cells"]
+    return seconds, max((cell_seconds(cell) for cell in cells), default=0.0)
+
+
+def cell_seconds(cell: dict) -> float:
+    """Seconds a cell of an executed notebook ran (0 if nbconvert recorded no timing for it)."""
+    timing = cell.get("metadata", {}).get("execution", {})
+    begin, end = timing.get("iopub.execute_input"), timing.get("shell.execute_reply")
+    if not (begin and end):
+        return 0.0
+    return (datetime.fromisoformat(end) - datetime.fromisoformat(begin)).total_seconds()
 
 
 def round_up(minutes: float, step: int = 5) -> int:
     return int(math.ceil(minutes / step) * step)
 
 
-def build_report(run: bool, stored: dict) -> dict:
-    """Counts, run seconds and minutes for every lesson, in notebook order."""
+def build_report(run: bool | set[str], stored: dict) -> dict:
+    """Counts, run seconds and minutes for every lesson, in notebook order.
+
+    ``run``: ``True`` executes every notebook, a set of two-digit lesson numbers only those; the
+    others keep their ``stored`` seconds (0 if none).
+    """
     lessons = []
     for path in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
         core, further = measure_notebook(path)
-        seconds = run_full_mode(path) if run else stored.get(path.stem, {}).get("run_seconds", 0.0)
+        old = stored.get(path.stem, {})
+        if run is True or (run and path.name[:2] in run):
+            seconds, longest = run_full_mode(path)
+        else:
+            seconds, longest = old.get("run_seconds", 0.0), old.get("longest_cell_seconds", 0.0)
         lessons.append(
             {
                 "lesson": path.stem,
                 "core": asdict(core),
                 "going_further": asdict(further),
                 "run_seconds": round(seconds, 1),
+                "longest_cell_seconds": round(longest, 1),
                 "core_minutes": round(core.minutes(seconds), 1),
                 "going_further_minutes": round(further.minutes(), 1),
                 "stated_minutes": round_up(core.minutes(seconds)),
@@ -172,7 +198,9 @@ def print_table(report: dict) -> None:
             f"{item['going_further_minutes']:11.1f}"
         )
     core_total = sum(item["stated_minutes"] for item in report["lessons"])
+    longest = max(report["lessons"], key=lambda item: item.get("longest_cell_seconds", 0.0))
     print(f"core path, all lessons: {core_total} min; full-mode compute {report['total_run_seconds']:.0f} s")
+    print(f"longest cell: {longest.get('longest_cell_seconds', 0.0):.0f} s ({longest['lesson']})")
 
 
 def write_docs(report: dict) -> None:
@@ -215,13 +243,20 @@ def _table_minutes(text: str, minutes: dict[str, int], row: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--run", action="store_true", help="execute every notebook in full mode and time it")
+    parser.add_argument(
+        "--lessons",
+        nargs="+",
+        help="with --run: execute only these (e.g. 05 06)",
+    )
     parser.add_argument("--write-docs", action="store_true", help="copy the stated minutes into the docs")
     parser.add_argument("--out", type=Path, default=RESULTS, help="JSON file for the report")
     args = parser.parse_args(argv)
     stored = {}
     if args.out.is_file():
         stored = {item["lesson"]: item for item in json.loads(args.out.read_text())["lessons"]}
-    report = build_report(args.run, stored)
+    if args.lessons and not args.run:
+        parser.error("--lessons needs --run")
+    report = build_report(set(args.lessons) if args.lessons else args.run, stored)
     print_table(report)
     if args.run or not args.out.is_file():
         args.out.parent.mkdir(parents=True, exist_ok=True)

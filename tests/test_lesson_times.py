@@ -74,3 +74,27 @@ def test_exercises_used_through_a_module_alias_are_counted(lt, tmp_path):
     )
     core, _ = lt.measure_notebook(path)
     assert (core.build, core.quick) == (1, 1)
+
+
+def test_cell_seconds_come_from_nbconverts_timing(lt):
+    cell = {
+        "metadata": {
+            "execution": {
+                "iopub.execute_input": "2026-12-02T07:00:00.000000Z",
+                "shell.execute_reply": "2026-12-02T07:01:30.500000Z",
+            }
+        }
+    }
+    assert lt.cell_seconds(cell) == pytest.approx(90.5)
+    assert lt.cell_seconds({"metadata": {}}) == 0.0
+
+
+def test_only_the_named_lessons_are_run(lt, monkeypatch):
+    ran = []
+    monkeypatch.setattr(lt, "run_full_mode", lambda path: ran.append(path.name[:2]) or (12.0, 3.0))
+    stored = {"01_change_of_variables": {"run_seconds": 40.0, "longest_cell_seconds": 9.0}}
+    report = lt.build_report({"02"}, stored)
+    assert ran == ["02"]
+    by_number = {item["lesson"][:2]: item for item in report["lessons"]}
+    assert by_number["01"]["run_seconds"] == 40.0 and by_number["01"]["longest_cell_seconds"] == 9.0
+    assert by_number["02"]["run_seconds"] == 12.0 and by_number["02"]["longest_cell_seconds"] == 3.0
