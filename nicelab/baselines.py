@@ -38,17 +38,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from nicelab._checks import check_batch, check_positive_int
+from nicelab._utils import gaussian_log_density
 from nicelab.coupling import mlp
 from nicelab.train import fit
 from nicelab.train.loop import History, HistoryBase, LoopState
 from nicelab.train.seeding import make_generator
-
-_LOG_2PI = math.log(2.0 * math.pi)
-
-
-def _gaussian_log_density(x: Tensor, mean: Tensor, std: Tensor) -> Tensor:
-    """``log N(x; mean, diag std²)`` summed over the last dimension."""
-    return (-0.5 * ((x - mean) / std) ** 2 - torch.log(std) - 0.5 * _LOG_2PI).sum(dim=-1)
 
 
 def _check_generator(generator: object) -> None:
@@ -124,7 +118,7 @@ class VAE(nn.Module):
         _check_generator(generator)
         mean, std = self.encode(x)
         z = mean + std * _randn(tuple(mean.shape), mean, generator)
-        recon = _gaussian_log_density(x, *self.decode(z))
+        recon = gaussian_log_density(x, *self.decode(z)).sum(dim=-1)
         kl = 0.5 * (mean**2 + std**2 - 1.0).sum(dim=1) - torch.log(std).sum(dim=1)
         return recon - kl
 
@@ -138,11 +132,12 @@ class VAE(nn.Module):
         mean, std = self.encode(x)
         z = mean + std * _randn((k, *mean.shape), mean, generator)  # (k, batch, latent)
         dec_mean, dec_std = self.decode(z.reshape(-1, self.latent_dim))
-        log_px_z = _gaussian_log_density(
+        # log N(·; mean, diag std²): the elementwise densities summed over the last dimension
+        log_px_z = gaussian_log_density(
             x.expand(k, *x.shape), *(t.reshape(k, *x.shape) for t in (dec_mean, dec_std))
-        )
-        log_pz = _gaussian_log_density(z, torch.zeros_like(z), torch.ones_like(z))
-        log_qz = _gaussian_log_density(z, mean, std)
+        ).sum(dim=-1)
+        log_pz = gaussian_log_density(z).sum(dim=-1)
+        log_qz = gaussian_log_density(z, mean, std).sum(dim=-1)
         return log_px_z + log_pz - log_qz
 
     def log_likelihood(
@@ -184,12 +179,12 @@ class VAE(nn.Module):
         axes = torch.meshgrid(*([axis] * self.latent_dim), indexing="ij")
         z = torch.stack([a.reshape(-1) for a in axes], dim=1)
         dec_mean, dec_std = self.decode(z)
-        log_pz = _gaussian_log_density(z, torch.zeros_like(z), torch.ones_like(z))
+        log_pz = gaussian_log_density(z).sum(dim=-1)
         log_cell = self.latent_dim * math.log(float(axis[1] - axis[0]))
         parts = []
         for i in range(0, x.shape[0], chunk):
-            log_px_z = _gaussian_log_density(x[i : i + chunk, None, :], dec_mean[None], dec_std[None])
-            parts.append(torch.logsumexp(log_px_z + log_pz, dim=1) + log_cell)
+            log_px_z = gaussian_log_density(x[i : i + chunk, None, :], dec_mean[None], dec_std[None])
+            parts.append(torch.logsumexp(log_px_z.sum(dim=-1) + log_pz, dim=1) + log_cell)
         return torch.cat(parts)
 
     def log_prob(self, x: Tensor) -> Tensor:

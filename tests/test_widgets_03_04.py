@@ -97,6 +97,17 @@ def test_coupling_target_density_is_the_change_of_variables(coupling_view):
     assert len(view.src_grid.get_segments()) == len(view.grid_lines) == len(view.dst_grid.get_segments())
 
 
+def test_coupling_layers_take_the_hand_picked_m_as_their_conditioner(coupling_view):
+    view = coupling_view
+    # built with conditioner=m, one layer per partition: nothing is patched when the controls move
+    assert [layer.parity for layer in view.layers.values()] == [0, 1]
+    assert all(layer.m is view.m and layer.custom_conditioner for layer in view.layers.values())
+    for keep, parity in KEEPS.items():
+        view.controls["keep"].value = keep
+        assert view.layer is view.layers[parity] and view.layer.parity == parity
+    assert [layer.parity for layer in view.layers.values()] == [0, 1]
+
+
 def test_coupling_rejects_bad_arguments():
     with pytest.raises(ValueError, match="bounds"):
         CouplingExplorer(bounds=(2.0, -2.0))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -45,6 +47,53 @@ def test_stages_are_the_models_intermediates_and_pulled_back_prior(prior):
     assert stages.log_dets[-1] == pytest.approx(float(model.scaling.log_scale.detach().sum()), abs=1e-6)
     q = prior_quantile(model.prior, torch.tensor([0.5, 0.9]))
     assert float(q[0]) == pytest.approx(0.0, abs=1e-6) and float(q[1]) > 1.0
+
+
+@pytest.mark.parametrize("prior", ["logistic", "gaussian"])
+def test_stages_match_a_plain_layer_loop_in_float64(prior):
+    # the reference walks model.layers by hand: forward through layers[k:] for the density of stage k,
+    # backward through reversed(layers[k:]) for the grid lines; compute_stages uses the public chain API
+    model = tiny("moons", n_couplings=3, prior=prior).double().train()
+    data = D.get("moons").sample(200, torch.Generator().manual_seed(1)).double()
+    stages = compute_stages(model, data, D.get("moons").bounds, resolution=12, n_lines=4, line_points=9)
+    assert model.training  # the mode is restored
+    layers = model.layers
+    # the latent stage's lines are the prior's quantile grid, from the quantile formula itself
+    u = torch.linspace(0.05, 0.95, 4, dtype=torch.float64)
+    q = torch.log(u) - torch.log1p(-u) if prior == "logistic" else math.sqrt(2.0) * torch.erfinv(2 * u - 1)
+    np.testing.assert_allclose(stages.lines[-1][:4, 0, 0], q.numpy(), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(stages.lines[-1][4:, 0, 1], q.numpy(), rtol=0, atol=1e-12)
+    latent_lines = torch.from_numpy(stages.lines[-1]).reshape(-1, 2)
+    h = data
+    with torch.no_grad():
+        for k in range(len(layers) + 1):
+            if k > 0:
+                h, log_det = layers[k - 1](h)
+                assert stages.log_dets[k] == pytest.approx(float(log_det.mean()), abs=1e-10)
+            np.testing.assert_allclose(stages.points[k], h.numpy(), rtol=0, atol=1e-10)
+            grid, _ = grid_points(stages.windows[k], 12, dtype=torch.float64)
+            z, total = grid, torch.zeros(len(grid), dtype=torch.float64)
+            for layer in layers[k:]:
+                z, log_det = layer(z)
+                total = total + log_det
+            density = (model.prior.log_prob(z) + total).exp().reshape(12, 12)
+            np.testing.assert_allclose(stages.densities[k], density.numpy(), rtol=1e-10, atol=1e-12)
+            back = latent_lines
+            for layer in reversed(layers[k:]):
+                back = layer.inverse(back)[0]
+            np.testing.assert_allclose(stages.lines[k].reshape(-1, 2), back.numpy(), rtol=0, atol=1e-10)
+    assert stages.windows[0] == D.get("moons").bounds
+
+
+def test_prior_quantile_is_the_priors_icdf():
+    model = tiny("moons", prior="gaussian")
+    u = torch.tensor([0.025, 0.5, 0.975], dtype=torch.float64)
+    q = prior_quantile(model.prior, u)
+    np.testing.assert_allclose(q.numpy(), [-1.959964, 0.0, 1.959964], atol=1e-6)
+    with pytest.raises(ValueError, match="Prior"):
+        prior_quantile("logistic", u)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        prior_quantile(model.prior, torch.tensor([1.5]))
 
 
 def test_slider_and_dropdown_update_artists_in_place():

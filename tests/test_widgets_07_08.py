@@ -123,3 +123,5 @@ def test_logdet_map_rejects_bad_input():
         LogDetMap({}, BOUNDS)
     with pytest.raises(ValueError, match="2-D flow"):
         LogDetMap({"x": CouplingFlow(3, hidden=8, depth=1)}, BOUNDS)
+    with pytest.raises(ValueError, match="2-D flow"):
+        LogDetMap({"x": torch.nn.Linear(2, 2)}, BOUNDS)  # not a flow: no layers to walk

@@ -25,6 +25,8 @@ from torch import Tensor, nn
 
 from nicelab._checks import check_batch, check_positive_int
 from nicelab.baselines import VAE
+from nicelab.coupling import Coupling
+from nicelab.flows import Flow
 from nicelab.plots import Bounds, grid_points
 from nicelab.widgets._base import FigureView
 
@@ -38,6 +40,10 @@ def _check_bounds(bounds: object) -> Bounds:
     if not (xmin < xmax and ymin < ymax and all(math.isfinite(b) for b in (xmin, xmax, ymin, ymax))):
         raise ValueError(f"bounds must be finite with xmin < xmax and ymin < ymax, got {bounds!r}")
     return xmin, xmax, ymin, ymax
+
+
+def _n_couplings(flow: Flow) -> int:
+    return sum(isinstance(layer, Coupling) for layer in flow.layers)
 
 
 def _limits(points: np.ndarray, pad: float = 0.1) -> tuple[tuple[float, float], tuple[float, float]]:
@@ -166,8 +172,8 @@ class LogDetMap(FigureView):
     """Pick a model and how many of its couplings to apply; see their summed log-det over the plane.
 
     Args:
-        models: name -> 2-D :class:`nicelab.CouplingFlow` or :class:`nicelab.NICE` (anything with
-            ``shift`` and ``couplings``), e.g. ``{"additive": ..., "affine": ...}``.
+        models: name -> 2-D :class:`nicelab.CouplingFlow` or :class:`nicelab.NICE` (any
+            :class:`~nicelab.flows.Flow` with coupling layers), e.g. ``{"additive": ..., "affine": ...}``.
         bounds: the window (data space).
         n: heatmap resolution.
 
@@ -175,7 +181,7 @@ class LogDetMap(FigureView):
     map's ``min`` and ``max``.
     """
 
-    def __init__(self, models: dict[str, nn.Module], bounds: Bounds, n: int = 120) -> None:
+    def __init__(self, models: dict[str, Flow], bounds: Bounds, n: int = 120) -> None:
         if not isinstance(models, dict) or not models:
             raise ValueError("models must be a non-empty dict of name -> 2-D coupling flow")
         self.bounds = _check_bounds(bounds)
@@ -183,12 +189,8 @@ class LogDetMap(FigureView):
         self.models = dict(models)
         self.maps: dict[str, list[np.ndarray]] = {}
         for name, model in models.items():
-            if (
-                getattr(model, "dim", None) != 2
-                or not hasattr(model, "couplings")
-                or not hasattr(model, "shift")
-            ):
-                raise ValueError(f"models[{name!r}] must be a 2-D flow with `shift` and `couplings`")
+            if not (isinstance(model, Flow) and model.dim == 2 and _n_couplings(model) > 0):
+                raise ValueError(f"models[{name!r}] must be a 2-D flow (a nicelab Flow) with coupling layers")
             self.maps[name] = self._cumulative_maps(model)
         depth = max(len(m) for m in self.maps.values())
         first = next(iter(self.maps))
@@ -210,16 +212,17 @@ class LogDetMap(FigureView):
         super().__init__(figure, controls, live=[self.heat, self.title])
 
     @torch.no_grad()
-    def _cumulative_maps(self, model: nn.Module) -> list[np.ndarray]:
+    def _cumulative_maps(self, model: Flow) -> list[np.ndarray]:
+        """``Σ_{j<=k} log|det ∂c_j|`` on the grid for k = 1 … K, from the flow's per-layer stages."""
         dtype = next(model.parameters()).dtype
         points, _ = grid_points(self.bounds, self.n, dtype=dtype)
-        h = model.shift(points)[0]
         total = points.new_zeros(points.shape[0])
         maps = []
-        for coupling in model.couplings:
-            h, log_det = coupling(h)
-            total = total + log_det
-            maps.append(total.reshape(self.n, self.n).double().numpy().copy())
+        # the stages are the layers' own outputs, in order; only the couplings' log-dets are summed
+        for layer, (_, log_det) in zip(model.layers, model.stages(points), strict=True):
+            if isinstance(layer, Coupling):
+                total = total + log_det
+                maps.append(total.reshape(self.n, self.n).double().numpy().copy())
         return maps
 
     def update(self) -> None:

@@ -1,7 +1,7 @@
 """Lesson 03's coupling explorer: one 2-D additive coupling, its grid warp and its density, both ways.
 
-The layer is a real :class:`nicelab.AdditiveCoupling` whose network ``m`` is swapped for a
-hand-picked 1-D function (sine, quadratic, tanh bump or a small random MLP) with an amplitude and a
+The layer is a real :class:`nicelab.AdditiveCoupling` built with a hand-picked 1-D function as its
+conditioner ``m`` (sine, quadratic, tanh bump or a small random MLP) with an amplitude and a
 frequency. In our forward (data -> latent) direction, with the kept coordinate ``k`` and the changed
 one ``c``::
 
@@ -25,6 +25,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 
+from nicelab._utils import gaussian_log_density
 from nicelab.coupling import AdditiveCoupling
 from nicelab.plots import DENSITY_CMAP, grid_points
 from nicelab.widgets._base import FigureView, info_text
@@ -81,7 +82,7 @@ FAMILIES.update({"sine": _sine, "quadratic": _quadratic, "tanh bump": _tanh_bump
 
 
 class FamilyM(nn.Module):
-    """``m(a) = family(a; amplitude, frequency)`` as a module, so it can replace a coupling's MLP."""
+    """``m(a) = family(a; amplitude, frequency)`` as a module, so it can be a coupling's conditioner."""
 
     def __init__(self, family: str = "sine", amplitude: float = 1.0, frequency: float = 1.0) -> None:
         super().__init__()
@@ -101,17 +102,18 @@ class FamilyM(nn.Module):
 
 
 def four_blobs_log_prob(x: Tensor) -> Tensor:
-    """A fixed 'data' density for the forward direction: four Gaussian blobs at (±1.2, ±1.2)."""
+    """A fixed 'data' density for the forward direction: four Gaussian blobs at (±1.2, ±1.2).
+
+    ``log p(x) = log (1/4) Σ_j N(x; c_j, 0.4² I)``, a ``(batch,)`` tensor.
+    """
     centres = x.new_tensor([[-1.2, -1.2], [-1.2, 1.2], [1.2, -1.2], [1.2, 1.2]])
-    std = 0.4
-    sq = ((x[:, None, :] - centres[None]) ** 2).sum(dim=2) / std**2
-    log_each = -0.5 * sq - math.log(2 * math.pi * std**2)
+    log_each = gaussian_log_density(x[:, None, :], centres[None], 0.4).sum(dim=2)  # (batch, 4)
     return torch.logsumexp(log_each, dim=1) - math.log(4.0)
 
 
 def standard_normal_log_prob(x: Tensor) -> Tensor:
-    """The latent density for the inverse direction: a standard 2-D Gaussian."""
-    return -0.5 * (x**2).sum(dim=1) - math.log(2 * math.pi)
+    """The latent density for the inverse direction: a standard 2-D Gaussian, ``log N(x; 0, I)``."""
+    return gaussian_log_density(x).sum(dim=1)
 
 
 def quad_areas(vx: np.ndarray, vy: np.ndarray) -> np.ndarray:
@@ -160,8 +162,10 @@ class CouplingExplorer(FigureView):
         self.grid_cell_area = float((grid_axis[1] - grid_axis[0]) ** 2)
         self.curve_axis = fine
         self.m = FamilyM()
-        self.layer = AdditiveCoupling(2, parity=1, hidden=1, depth=1).double()
-        self.layer.m = self.m  # the real coupling layer, with a hand-picked m
+        # real coupling layers with the hand-picked m as their conditioner, one per partition (in 2-D
+        # both halves hold one coordinate, so the same 1-D m serves either); `layer` is the one shown
+        self.layers = {parity: AdditiveCoupling(2, parity=parity, conditioner=self.m) for parity in (0, 1)}
+        self.layer = self.layers[1]
         self.source_log_probs = {DIRECTIONS[0]: four_blobs_log_prob, DIRECTIONS[1]: standard_normal_log_prob}
         self.source_titles = {DIRECTIONS[0]: "data density p(x)", DIRECTIONS[1]: "latent density p(z)"}
         self.target_titles = {
@@ -234,8 +238,7 @@ class CouplingExplorer(FigureView):
     def update(self) -> None:
         c = self.controls
         self.m.set(c["family"].value, c["amplitude"].value, c["frequency"].value)
-        # in 2-D both halves hold one coordinate, so the same 1-D m serves either partition
-        self.layer.parity = KEEPS[c["keep"].value]
+        self.layer = self.layers[KEEPS[c["keep"].value]]
         direction = c["direction"].value
         with torch.no_grad():
             self.curve.set_data(self.curve_axis.numpy(), self.m(self.curve_axis).numpy())

@@ -28,20 +28,23 @@ from matplotlib import colormaps
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
+from nicelab._utils import evaluating
 from nicelab.datasets import DATASETS, Bounds, Toy2D
 from nicelab.nice import NICE
 from nicelab.plots import DENSITY_CMAP, grid_points
-from nicelab.priors import Gaussian, Logistic, Prior
+from nicelab.priors import Prior
 from nicelab.widgets._base import FigureView
 
 
 def prior_quantile(prior: Prior, u: torch.Tensor) -> torch.Tensor:
-    """Inverse CDF of one coordinate of a standard logistic or Gaussian prior, for ``u`` in (0, 1)."""
-    if isinstance(prior, Logistic):
-        return torch.log(u) - torch.log1p(-u)
-    if isinstance(prior, Gaussian):
-        return math.sqrt(2.0) * torch.erfinv(2 * u - 1)
-    raise ValueError(f"prior must be Logistic or Gaussian, got {type(prior).__name__}")
+    """Inverse CDF of one coordinate of ``prior``, elementwise: ``prior.icdf(u)`` for ``u`` in [0, 1].
+
+    Kept for callers of this module; ``u`` may have any shape (the view passes 1-D vectors of levels).
+    ``ValueError`` for a ``prior`` that is not a :class:`nicelab.priors.Prior` or ``u`` outside [0, 1].
+    """
+    if not isinstance(prior, Prior):
+        raise ValueError(f"prior must be a nicelab Prior (e.g. Logistic), got {type(prior).__name__}")
+    return prior.icdf(u)
 
 
 def _window(points: np.ndarray, pad: float = 0.15) -> Bounds:
@@ -50,6 +53,18 @@ def _window(points: np.ndarray, pad: float = 0.15) -> Bounds:
     span = np.maximum(hi - lo, 1e-3)
     lo, hi = lo - pad * span, hi + pad * span
     return float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])
+
+
+def _latent_grid(prior: Prior, n_lines: int, line_points: int, dtype: torch.dtype) -> torch.Tensor:
+    """The prior's quantile grid as ``(2 · n_lines · line_points, 2)`` latent points.
+
+    ``n_lines`` vertical lines at the quantiles 5% … 95% of ``z_1`` (each drawn over the quantiles
+    0.3% … 99.7% of ``z_2``), then the same lines with the coordinates swapped (horizontal).
+    """
+    q = prior_quantile(prior, torch.linspace(0.05, 0.95, n_lines, dtype=dtype))
+    t = prior_quantile(prior, torch.linspace(0.003, 0.997, line_points, dtype=dtype))
+    vertical = torch.stack([q[:, None].expand(-1, line_points), t[None].expand(n_lines, -1)], dim=-1)
+    return torch.cat([vertical, vertical.flip(-1)]).reshape(-1, 2)
 
 
 @dataclass
@@ -81,43 +96,30 @@ def compute_stages(
         raise ValueError("data must be an (n, 2) tensor with n >= 10")
     if resolution < 8 or n_lines < 2 or line_points < 2:
         raise ValueError("resolution must be >= 8, n_lines and line_points >= 2")
-    was_training = model.training
-    model.eval()
-    dtype = model.scaling.log_scale.dtype
-    layers = model.layers
-    states = model.intermediates(data.to(dtype))
-    names = model.layer_names()
-    log_dets = [0.0] + [float(layer(states[i])[1].mean()) for i, layer in enumerate(layers)]
-
-    # the prior's grid: lines at quantiles 5% … 95% of each latent coordinate
-    q = prior_quantile(model.prior, torch.linspace(0.05, 0.95, n_lines, dtype=dtype))
-    t = prior_quantile(model.prior, torch.linspace(0.003, 0.997, line_points, dtype=dtype))
-    vertical = torch.stack([q[:, None].expand(-1, line_points), t[None].expand(n_lines, -1)], dim=-1)
-    latent_lines = torch.cat([vertical, vertical.flip(-1)]).reshape(-1, 2)
-
-    points, lines, densities, windows = [], [], [], []
-    for k, state in enumerate(states):
-        rest = layers[k:]
-        h = latent_lines
-        for layer in reversed(rest):
-            h = layer.inverse(h)[0]
-        window = input_bounds if (k == 0 and input_bounds is not None) else _window(state.cpu().numpy())
-        grid, _ = grid_points(window, resolution, dtype=dtype)
-        z, log_det = grid, grid.new_zeros(len(grid))
-        for layer in rest:
-            z, ld = layer(z)
-            log_det = log_det + ld
-        density = (model.prior.log_prob(z) + log_det).exp().reshape(resolution, resolution)
-        points.append(state.cpu().numpy())
-        lines.append(h.reshape(2 * n_lines, line_points, 2).cpu().numpy())
-        densities.append(density.cpu().numpy())
-        windows.append(window)
-    model.train(was_training)
+    with evaluating(model):
+        dtype = model.scaling.log_scale.dtype
+        x = data.to(dtype)
+        outputs = model.stages(x)  # one pass: every layer's output and log-det
+        states = [x, *(state for state, _ in outputs)]
+        log_dets = [0.0] + [float(log_det.mean()) for _, log_det in outputs]
+        latent_lines = _latent_grid(model.prior, n_lines, line_points, dtype)
+        points, lines, densities, windows = [], [], [], []
+        for k, state in enumerate(states):
+            # F_k: the layers after stage k (Identity at the latent stage), as one transform
+            rest = model.transform.chain(k)
+            window = input_bounds if (k == 0 and input_bounds is not None) else _window(state.cpu().numpy())
+            grid, _ = grid_points(window, resolution, dtype=dtype)
+            z, log_det = rest(grid)
+            density = (model.prior.log_prob(z) + log_det).exp().reshape(resolution, resolution)
+            points.append(state.cpu().numpy())
+            lines.append(rest.inverse(latent_lines)[0].reshape(2 * n_lines, line_points, 2).cpu().numpy())
+            densities.append(density.cpu().numpy())
+            windows.append(window)
 
     centred = points[0] - points[0].mean(axis=0)
     hue = (np.arctan2(centred[:, 1], centred[:, 0]) + math.pi) / (2 * math.pi)
     colors = colormaps["twilight"](hue)
-    return Stages(names, points, colors, lines, densities, windows, log_dets)
+    return Stages(model.layer_names(), points, colors, lines, densities, windows, log_dets)
 
 
 class FlowLayersView(FigureView):

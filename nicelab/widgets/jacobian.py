@@ -16,6 +16,7 @@ import torch
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
+from nicelab._utils import gaussian_log_density
 from nicelab.jacobian import polygon_area
 from nicelab.widgets._base import FigureView
 
@@ -35,7 +36,7 @@ def linear_gaussian_log_prob(A: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     if abs(det) < 1e-12:
         raise ValueError(f"A is singular (det = {det:.3g}): x = A z has no density on the plane")
     z = torch.linalg.solve(A.to(x.dtype), x.T).T
-    return -0.5 * (z**2).sum(dim=1) - math.log(2 * math.pi) - math.log(abs(det))
+    return gaussian_log_density(z).sum(dim=1) - math.log(abs(det))
 
 
 class LinearMapView(FigureView):
