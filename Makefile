@@ -36,8 +36,9 @@ test: lint
 unit: setup
 	NICELAB_FAST=1 MPLBACKEND=Agg $(BIN)/python -m pytest tests --ignore=tests/browser $(PYTEST_ARGS)
 
-# A lesson in JupyterLab in headless system Chromium (never downloads a browser); writes
-# figures/browser_widget.png. On Debian/Ubuntu: apt-get install chromium.
+# A lesson in JupyterLab in headless system Chromium (never downloads a browser); screenshots go to the
+# git-ignored runs/browser/ (NICELAB_BROWSER_SCREENSHOTS=figures refreshes the gallery), end-to-end times to
+# benchmarks/results/widgets_browser.json. On Debian/Ubuntu: apt-get install chromium.
 $(BROWSER_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[test,browser]"
 	touch $(BROWSER_STAMP)
