@@ -163,6 +163,55 @@ def inpaint(
 
     The model's parameters are not changed and receive no gradients.
     """
+    x, missing = _check_inpaint_inputs(
+        model,
+        x,
+        missing,
+        steps=steps,
+        frames=frames,
+        step_size=step_size,
+        decay=decay,
+        noise=noise,
+        adaptive=adaptive,
+    )
+    start = _initial_fill(x, init, generator)
+    record_at = set(round(i * steps / (frames - 1)) for i in range(frames))
+    with evaluating(model):
+        images, history, recorded = _ascend(
+            model,
+            x,
+            missing,
+            torch.where(missing, start, x).detach(),
+            steps=steps,
+            step_size=step_size,
+            decay=decay,
+            noise=noise,
+            adaptive=adaptive,
+            generator=generator,
+            record_at=record_at,
+        )
+    return Inpainting(
+        images=images,
+        missing=missing,
+        log_prob=torch.stack(history),
+        iterates=torch.stack(recorded),
+        frame_steps=sorted(record_at),
+    )
+
+
+def _check_inpaint_inputs(
+    model: torch.nn.Module,
+    x: Tensor,
+    missing: Tensor,
+    *,
+    steps: int,
+    frames: int,
+    step_size: float,
+    decay: float,
+    noise: float,
+    adaptive: bool,
+) -> tuple[Tensor, Tensor]:
+    """Validate :func:`inpaint`'s arguments; return ``x`` checked and ``missing`` broadcast to its shape."""
     dim = getattr(model, "dim", None)
     if not isinstance(dim, int) or not hasattr(model, "log_prob"):
         raise ValueError("model must have an integer `dim` and a `log_prob(x)` method")
@@ -179,42 +228,55 @@ def inpaint(
         raise ValueError(
             "noise > 0 needs adaptive=False (the paper's schedule): a noisy step is never rejected"
         )
+    return x, missing
 
-    start = _initial_fill(x, init, generator)
-    current = torch.where(missing, start, x).detach()
-    record_at = set(round(i * steps / (frames - 1)) for i in range(frames))
+
+def _ascend(
+    model: torch.nn.Module,
+    x: Tensor,
+    missing: Tensor,
+    current: Tensor,
+    *,
+    steps: int,
+    step_size: float,
+    decay: float,
+    noise: float,
+    adaptive: bool,
+    generator: torch.Generator | None,
+    record_at: set[int],
+) -> tuple[Tensor, list[Tensor], list[Tensor]]:
+    """``steps`` projected ascent steps on log p from ``current`` (the module docstring's update).
+
+    Only the ``missing`` pixels move; the others are ``x``'s. Returns the final iterate, log p before each
+    step and after the last (``steps + 1`` entries), and the iterates before the steps in ``record_at``
+    (step ``steps`` = the final one). With ``adaptive``, a step that lowers an image's log p is rejected
+    and its step halved (an accepted one grows it by 20%), so each image's log p never decreases.
+    """
     recorded, history = [], []
     alpha = torch.full((x.shape[0], 1), float(step_size), dtype=x.dtype, device=x.device)
-    with evaluating(model):
-        log_p, grad = _value_and_grad(model, current)
-        for i in range(steps + 1):
-            history.append(log_p)
-            if i in record_at:
-                recorded.append(current)
-            if i == steps:
-                break
-            if noise > 0:
-                eps = torch.randn(current.shape, generator=generator, dtype=current.dtype)
-                grad = grad + noise * eps.to(current.device)
-            rate = alpha if adaptive else step_size * decay / (decay + i)
-            moved = (current + rate * grad).clamp(0.0, 1.0)  # the projection onto [0, 1]
-            candidate = torch.where(missing, moved, x)
-            new_log_p, new_grad = _value_and_grad(model, candidate)
-            if adaptive:
-                accept = (new_log_p >= log_p).unsqueeze(1)
-                alpha = torch.where(accept, alpha * 1.2, alpha * 0.5)
-                current = torch.where(accept, candidate, current)
-                log_p = torch.where(accept.squeeze(1), new_log_p, log_p)
-                grad = torch.where(accept, new_grad, grad)
-            else:
-                current, log_p, grad = candidate, new_log_p, new_grad
-    return Inpainting(
-        images=current,
-        missing=missing,
-        log_prob=torch.stack(history),
-        iterates=torch.stack(recorded),
-        frame_steps=sorted(record_at),
-    )
+    log_p, grad = _value_and_grad(model, current)
+    for i in range(steps + 1):
+        history.append(log_p)
+        if i in record_at:
+            recorded.append(current)
+        if i == steps:
+            break
+        if noise > 0:
+            eps = torch.randn(current.shape, generator=generator, dtype=current.dtype)
+            grad = grad + noise * eps.to(current.device)
+        rate = alpha if adaptive else step_size * decay / (decay + i)
+        moved = (current + rate * grad).clamp(0.0, 1.0)  # the projection onto [0, 1]
+        candidate = torch.where(missing, moved, x)
+        new_log_p, new_grad = _value_and_grad(model, candidate)
+        if adaptive:
+            accept = (new_log_p >= log_p).unsqueeze(1)
+            alpha = torch.where(accept, alpha * 1.2, alpha * 0.5)
+            current = torch.where(accept, candidate, current)
+            log_p = torch.where(accept.squeeze(1), new_log_p, log_p)
+            grad = torch.where(accept, new_grad, grad)
+        else:
+            current, log_p, grad = candidate, new_log_p, new_grad
+    return current, history, recorded
 
 
 def _value_and_grad(model: torch.nn.Module, x: Tensor) -> tuple[Tensor, Tensor]:

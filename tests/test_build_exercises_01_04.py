@@ -98,20 +98,32 @@ def test_each_prediction_explains_every_wrong_option(key):
     ex = REGISTRY[key]
     assert ex.checker(ex.reference()) is None
     if isinstance(ex.checker, lesson01.Choice):
-        for letter in ex.checker.options:
-            if letter != ex.checker.right:
-                assert ex.checker(letter) == f"not {letter}: {ex.checker.why[letter]}"
-        assert ex.checker(ex.checker.right.upper()) is None  # "C" and "(c)" are the same answer
-        assert ex.checker(f"({ex.checker.right})") is None
-        assert "answer with one of the letters" in ex.checker("z")
+        right = ex.checker.answer
+        for letter, text in ex.checker.options.items():
+            if letter != right:
+                why = ex.checker.diagnoses[letter]  # every wrong option has its own diagnosis
+                label = f"({letter}) {text}" if text else f"({letter})"
+                assert ex.checker(letter) == f"{label}: {why}"
+        assert ex.checker(right.upper()) is None  # "C" and "(c)" are the same answer
+        assert ex.checker(f"({right})") is None
+        assert "answer with one letter" in ex.checker("z")
+
+
+def test_lesson01_choice_names_only_the_letter():
+    checker = lesson01.choice("b", {"a": "too small", "c": "too big"})
+    assert checker(" B ") is None and checker("a") == "(a): too small" and checker("(c)") == "(c): too big"
+    assert checker("d") == 'answer with one letter, as a string: "a", "b" or "c" (got \'d\')'
 
 
 def test_guess_accepts_a_band_and_says_how_far_off():
     checker = lesson01.guess(-1.0, 0.1)
     assert checker(-1.05) is None and checker(-0.9) is None
     assert "0.5 too high" in checker(-0.5) and "1 too low" in checker(-2)
-    assert "finite number" in checker(math.nan) and "finite number" in checker(True)
+    assert "finite number" in checker(math.nan) and "finite number" in checker("-1")
+    assert "not True" in checker(True)
     assert lesson01.guess(30, 0)(30) is None and "1 too low" in lesson01.guess(30, 0)(29)
+    assert lesson01.guess(30, 0)(torch.tensor(30)) is None  # a count computed with torch
+    assert "shape (2,)" in lesson01.guess(30, 0)(torch.tensor([30, 30]))
     with pytest.raises(ValueError, match="within >= 0"):
         lesson01.guess(1.0, -1.0)
 

@@ -8,6 +8,9 @@ Numeric answers go through :func:`numeric` (or its older name :func:`close_to`):
 three significant figures passes, a near miss hears "close: give more digits", and each typical mistake
 the exercise lists (a sign, a factor ln 2, a forgotten D·ln 256) gets its own diagnosis. Tensor answers
 go through :func:`tensor_close`, elementwise. The rule is spelled out in ``nicelab.exercises._numeric``.
+A numeric *prediction* (a guess before a cell shows the value) goes through :func:`guess`, a plain band.
+Multiple-choice answers go through ``nicelab.exercises._choice.choice``: one letter, a diagnosis for each
+wrong option.
 """
 
 from __future__ import annotations
@@ -18,9 +21,11 @@ from typing import Any
 
 from nicelab.exercises._numeric import (
     Diagnosis,
+    Guess,
     Numeric,
     TensorClose,
     close_to,
+    guess,
     numeric,
     round_sig,
     sig_tolerance,
@@ -31,9 +36,11 @@ __all__ = [
     "REGISTRY",
     "Diagnosis",
     "Exercise",
+    "Guess",
     "Numeric",
     "TensorClose",
     "close_to",
+    "guess",
     "numeric",
     "register",
     "round_sig",

@@ -225,6 +225,56 @@ def close_to(
     return numeric(expected, diagnoses, atol=max(_real(atol, "atol"), rtol * abs(expected)))
 
 
+@dataclass(frozen=True)
+class Guess:
+    """A numeric prediction: any guess within ``within`` of ``expected`` passes; else how far off it is.
+
+    Right when ``|answer - expected| <= within``. A prediction, made before a cell shows the value, is a
+    guess, not a computation, so the band is set per question and wide on purpose: the three-significant-
+    figure rule of :func:`numeric` does not fit (its "close: give more digits" would be the wrong advice).
+    ``within = 0`` asks for an exact count. The answer is read as :func:`numeric` reads it (a tensor
+    holding one number counts); a string or a non-finite number is not a guess.
+    """
+
+    expected: float
+    within: float
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.expected) and math.isfinite(self.within) and self.within >= 0):
+            raise ValueError(
+                f"expected and within must be finite, within >= 0; got {self.expected}, {self.within}"
+            )
+
+    def __call__(self, answer: Any) -> str | None:
+        value = _guess_to_float(answer)
+        if isinstance(value, str):
+            return value
+        miss = value - self.expected
+        if abs(miss) <= self.within * (1 + 1e-12):
+            return None
+        direction = "high" if miss > 0 else "low"
+        return f"your guess {value:g} is {abs(miss):.3g} too {direction}; run the next cell"
+
+
+def _guess_to_float(answer: Any) -> float | str:
+    """The learner's guess as a finite float, or a message saying why it is not one."""
+    not_a_number = f"answer with a finite number, not {answer!r}"
+    if isinstance(answer, str):
+        return not_a_number
+    try:
+        value = _answer_to_float(answer)
+    except (TypeError, ValueError):
+        return not_a_number
+    if isinstance(value, str):  # an array of several numbers
+        return value
+    return value if math.isfinite(value) else not_a_number
+
+
+def guess(expected: float, within: float) -> Guess:
+    """A :class:`Guess` checker: guesses within ``within`` of ``expected`` pass."""
+    return Guess(_real(expected, "expected"), _real(within, "within"))
+
+
 def _tensor_tolerance(expected: torch.Tensor, atol: float) -> torch.Tensor:
     """Elementwise :func:`sig_tolerance` of ``expected``, at least ``atol``."""
     tol = [max(sig_tolerance(float(v)), atol) for v in expected.reshape(-1).tolist()]

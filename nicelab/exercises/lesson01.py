@@ -1,17 +1,20 @@
 """Lesson 01 exercises: a push-forward density value, the wrong density's mass, a log-density function,
-two predictions; and the predict-then-run checkers (:func:`choice`, :func:`guess`) lessons 01-04 share."""
+two predictions; and the predict-then-run checkers lessons 01-04 import from here: :func:`choice` (a thin
+wrapper over ``nicelab.exercises._choice``), :class:`Choice`, and :class:`Guess` / :func:`guess`
+(re-exported from ``nicelab.exercises._numeric``)."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from nicelab.exercises import Exercise, numeric, register
+from nicelab.exercises import Exercise, _choice, numeric, register
+from nicelab.exercises._choice import Choice
+from nicelab.exercises._numeric import Guess, guess
 
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
@@ -138,75 +141,19 @@ q3 = register(
 
 
 # --- predict, then run: checkers for a guess made before a cell shows the answer -----------------------
-# Shared by lessons 01-04 (imported from here); they belong beside ``numeric`` in nicelab.exercises.
-
-
-@dataclass(frozen=True)
-class Choice:
-    """A multiple-choice checker: ``checker("b") -> None`` if ``right``, else why that option is wrong.
-
-    ``why`` maps every wrong option (lower-case letters) to its explanation, so each one says what it
-    misses; an answer that is not one of the options is told which letters exist.
-    """
-
-    right: str
-    why: Mapping[str, str]
-
-    def __post_init__(self) -> None:
-        letters = {self.right, *self.why}
-        if not all(isinstance(k, str) and len(k) == 1 and k.islower() for k in letters):
-            raise ValueError(f"options are single lower-case letters, got {sorted(letters)!r}")
-        if self.right in self.why:
-            raise ValueError(f"the right option {self.right!r} must not have a 'why wrong' message")
-
-    @property
-    def options(self) -> list[str]:
-        """Every option letter, sorted."""
-        return sorted({self.right, *self.why})
-
-    def __call__(self, answer: Any) -> str | None:
-        letter = answer.strip().lower().strip("()") if isinstance(answer, str) else None
-        if letter not in self.options:
-            return f'answer with one of the letters {", ".join(self.options)} (a string, e.g. "a")'
-        return None if letter == self.right else f"not {letter}: {self.why[letter]}"
-
-
-@dataclass(frozen=True)
-class Guess:
-    """A numeric prediction: any guess within ``within`` of ``expected`` passes; else how far off it is.
-
-    A prediction is a guess, not a computation, so the band is wide on purpose (unlike :func:`numeric`);
-    ``within=0`` asks for an exact count.
-    """
-
-    expected: float
-    within: float
-
-    def __post_init__(self) -> None:
-        if not (math.isfinite(self.expected) and math.isfinite(self.within) and self.within >= 0):
-            raise ValueError(
-                f"expected and within must be finite, within >= 0; got {self.expected}, {self.within}"
-            )
-
-    def __call__(self, answer: Any) -> str | None:
-        if isinstance(answer, bool) or not isinstance(answer, (int, float)) or not math.isfinite(answer):
-            return f"answer with a finite number, not {answer!r}"
-        miss = float(answer) - self.expected
-        if abs(miss) <= self.within * (1 + 1e-12):
-            return None
-        return (
-            f"your guess {answer:g} is {abs(miss):.3g} too {'high' if miss > 0 else 'low'}; run the next cell"
-        )
+# Lessons 01-04 import them from here. The multiple-choice checker is nicelab.exercises._choice's (one
+# parser, one wording for the whole course); the numeric prediction, Guess, lives in _numeric.
 
 
 def choice(right: str, why: Mapping[str, str]) -> Choice:
-    """A :class:`Choice` checker: ``right`` is the letter, ``why`` explains each wrong letter."""
-    return Choice(right, dict(why))
+    """A multiple-choice checker for a prompt that states its options itself.
 
-
-def guess(expected: float, within: float) -> Guess:
-    """A :class:`Guess` checker: guesses within ``within`` of ``expected`` pass."""
-    return Guess(float(expected), float(within))
+    ``right`` is the right letter and ``why`` maps every wrong letter to what it misses, so the options are
+    ``{right, *why}`` and each wrong one has its diagnosis. A thin wrapper over
+    :func:`nicelab.exercises._choice.choice` with empty option texts: feedback for a wrong ``"b"`` is
+    ``"(b): <why['b']>"``.
+    """
+    return _choice.choice(right, dict.fromkeys([right, *why], ""), why)
 
 
 #: p1's map: x = 2 z + 1, whose naive curve p_Z((x - 1) / 2) integrates to |a| = 2

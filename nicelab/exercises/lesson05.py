@@ -15,7 +15,8 @@ import torch
 
 import nicelab
 from nicelab import datasets
-from nicelab.exercises import Exercise, numeric, register
+from nicelab.exercises import Exercise, _choice, numeric, register
+from nicelab.exercises._choice import Choice
 from nicelab.nice import NICE
 
 #: the checkerboard: uniform on this many unit squares
@@ -217,29 +218,24 @@ q6 = register(
 # --- multiple-choice predictions ---------------------------------------------------------------------
 
 
-def multiple_choice(
-    answer: str, options: Mapping[str, str], why_not: Mapping[str, str]
-) -> Callable[[Any], str | None]:
-    """A checker for a one-letter answer: ``None`` for ``answer``, else what that option gets wrong.
+def multiple_choice(answer: str, options: Mapping[str, str], why_not: Mapping[str, str]) -> Choice:
+    """A checker for a one-letter answer: ``None`` for ``answer``, else ``"(b) <option>: <why_not['b']>"``.
 
     ``options`` maps each letter to its text (the prompt lists them); ``why_not`` says, for each wrong
-    letter, what happens instead (read after running the cell that shows it). Case and spaces are ignored.
+    letter, what happens instead (read after running the cell that shows it); every wrong letter needs one.
+    A thin wrapper over :func:`nicelab.exercises._choice.choice`, which parses the letter (case, spaces and
+    parentheses ignored) and words the feedback.
     """
-    letters = set(options)
-    if answer not in letters or set(why_not) != letters - {answer}:
-        raise ValueError(f"answer must be one of {sorted(letters)} and every other option needs a why_not")
-
-    def check(guess: Any) -> str | None:
-        if not isinstance(guess, str) or guess.strip().lower() not in letters:
-            return "answer with one of the letters " + ", ".join(sorted(letters)) + " (a string, e.g. 'a')"
-        letter = guess.strip().lower()
-        return None if letter == answer else f"({letter}) {options[letter]}: no. {why_not[letter]}"
-
-    return check
+    checker = _choice.choice(answer, options, why_not)
+    missing = sorted(set(options) - {answer} - set(why_not))
+    if missing:
+        raise ValueError(f"every wrong option needs a why_not; missing {missing}")
+    return checker
 
 
 def _prompt(question: str, options: Mapping[str, str]) -> str:
-    return question + " " + " ".join(f"({k}) {v}" for k, v in sorted(options.items()))
+    """``question`` followed by its options on the same line: ``"... (a) text (b) text"``."""
+    return question + " " + _choice.render_options(options, inline=True)
 
 
 ONE_PEAK_OPTIONS = {
@@ -330,7 +326,7 @@ predict_no_scaling = register(
         solution_text="(b) q(x) = p_Z(f(x)) <= (1/4)² = 1/16, so NLL >= log 16 ≈ 2.77 nats and the gap "
         "NLL - H >= log 16 - H ≈ 0.64 nats.",
         reference=lambda: "b",
-        wrong=["a", "c", "B)"],
+        wrong=["a", "c", "b c"],
     )
 )
 
