@@ -222,20 +222,23 @@ def write_docs(report: dict) -> None:
                 cell["source"] = new.splitlines(keepends=True)
         path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
     guide = ROOT / "docs" / "INSTRUCTOR.md"
-    text = guide.read_text()
+    text = _table_minutes(guide.read_text(), minutes, r"^\| (\d\d) ", column=1)  # the overview table
     for number, value in minutes.items():
         text = re.sub(rf"^(### {number} · .*\()\d+( min\))", rf"\g<1>{value}\2", text, flags=re.MULTILINE)
     guide.write_text(text)
 
 
-def _table_minutes(text: str, minutes: dict[str, int], row: str) -> str:
-    """Replace the last cell of each Markdown table row that starts with a lesson number."""
+def _table_minutes(text: str, minutes: dict[str, int], row: str, column: int = -1) -> str:
+    """Replace cell ``column`` (default: the last) of each Markdown table row starting with a lesson number.
+
+    ``column`` counts the row's cells from 0 (the lesson's own cell), as written between the pipes.
+    """
     lines = text.split("\n")
     for i, line in enumerate(lines):
         match = re.match(row, line)
         if match and match.group(1) in minutes and line.rstrip().endswith("|"):
             cells = line.rstrip().rstrip("|").split("|")
-            cells[-1] = f" {minutes[match.group(1)]} "
+            cells[column if column < 0 else column + 1] = f" {minutes[match.group(1)]} "
             lines[i] = "|".join(cells) + "|"
     return "\n".join(lines)
 

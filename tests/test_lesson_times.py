@@ -98,3 +98,9 @@ def test_only_the_named_lessons_are_run(lt, monkeypatch):
     by_number = {item["lesson"][:2]: item for item in report["lessons"]}
     assert by_number["01"]["run_seconds"] == 40.0 and by_number["01"]["longest_cell_seconds"] == 9.0
     assert by_number["02"]["run_seconds"] == 12.0 and by_number["02"]["longest_cell_seconds"] == 3.0
+
+
+def test_minutes_are_written_into_a_named_column(lt):
+    # the instructor guide's overview table has the minutes in its second column
+    text = "| lesson | minutes | idea |\n|---|---|---|\n| 05 nice | 45 | mle |\n"
+    assert "| 05 nice | 60 | mle |" in lt._table_minutes(text, {"05": 60}, r"^\| (\d\d) ", column=1)
