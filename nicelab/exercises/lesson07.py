@@ -14,6 +14,7 @@ from torch import Tensor
 from nicelab import datasets
 from nicelab.baselines import VAE, mode_coverage
 from nicelab.exercises import Exercise, numeric, register, sig_tolerance
+from nicelab.exercises._choice import render_options
 from nicelab.exercises.lesson05 import multiple_choice
 
 #: log importance weights of one data point under a VAE (K = 6). They are so negative that
@@ -187,7 +188,7 @@ predict_ladder = register(
         prompt=(
             "Predict, then run: averaged over test points, how do the VAE's ELBO, its importance-sampled "
             "estimate log p̂_K and its exact log p(x) (by quadrature) compare? "
-            + " ".join(f"({k}) {v}" for k, v in sorted(LADDER_OPTIONS.items()))
+            + render_options(LADDER_OPTIONS, inline=True)
         ),
         checker=multiple_choice(
             "a",
