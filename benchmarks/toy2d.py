@@ -20,7 +20,7 @@ beside them so contention is visible. Writes JSON and prints Markdown tables.
 
     python benchmarks/toy2d.py                                   # NICE, 5000 steps, all datasets, seeds 0-2
     python benchmarks/toy2d.py --coupling additive,affine,spline --seconds 60 --seeds 0 \\
-        --out benchmarks/results/toy2d_couplings_seed0.json     # + zuko NSF / RealNVP when installed
+        --out benchmarks/results/toy2d_couplings_a.json         # + zuko NSF / RealNVP when installed
     python benchmarks/toy2d.py --merge a.json b.json --out all.json \\
         --readme benchmarks/README.md                            # one table from separate processes
 """
