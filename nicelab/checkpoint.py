@@ -293,6 +293,7 @@ def load_checkpoint(path: str | os.PathLike[str], model: Flow | None = None) -> 
     cls = flow_classes().get(name)
     if cls is None:
         raise _not_ours(source, f"it holds a {name!r}; this nicelab rebuilds {sorted(flow_classes())}")
+    config = getattr(cls, "upgrade_config", lambda stored: stored)(config)  # older files' defaults
     if model is not None and (type(model) is not cls or model.config() != config):
         found = f"{type(model).__name__} {model.config() if isinstance(model, Flow) else ''}"
         raise ValueError(f"{source} holds architecture {name} {config}, but the model is {found}")

@@ -155,7 +155,10 @@ class AffineCoupling(Coupling):
     ``conditioner`` (from ``(batch, n_kept)`` to ``(batch, 2 * n_changed)``, log-scales first) or, by
     default, an MLP with ``depth`` hidden layers of ``hidden`` ReLU units. The log-scale is bounded softly,
     ``s = bound * tanh(raw / bound)`` (slope 1 at 0, ``|s| < bound``), so one layer can never stretch
-    or squash a coordinate by more than ``exp(bound)``: this keeps training stable.
+    or squash a coordinate by more than ``exp(bound)``: this keeps training stable. The default bound 1
+    (stacked layers still reach any scale) trains more reliably than 2: on the 2-D benchmark's rings, seeds
+    0-2, 60 CPU s, KL gaps 0.045 / 0.063 / 0.085 nats against 0.41 / 0.085 / 0.12 with bound 2, whose
+    early large scales can lock a run into a NICE-like fit.
 
     Forward log-det: ``log|det dz/dx| = Σ_j s_j(x_keep)``. Unlike additive coupling it depends on
     ``x``, which lets the model expand volume in some regions and contract it in others.
@@ -169,7 +172,7 @@ class AffineCoupling(Coupling):
         parity: int,
         hidden: int = 1000,
         depth: int = 5,
-        bound: float = 2.0,
+        bound: float = 1.0,
         conditioner: nn.Module | None = None,
     ) -> None:
         super().__init__(dim, parity)

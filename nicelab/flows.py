@@ -22,6 +22,7 @@ so NICE, additive and affine flows share state-dict keys (``couplings.0.m.0.weig
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable
 from typing import Any
@@ -263,7 +264,12 @@ class CouplingFlow(CouplingFlowBase):
             bounded log-scale).
         n_couplings, hidden, depth: as in :class:`nicelab.NICE`.
         prior: ``"logistic"`` or ``"gaussian"``.
+        bound: the affine couplings' log-scale bound (``None``: :class:`AffineCoupling`'s default);
+            only for couplings that have one.
     """
+
+    #: the affine bound of checkpoints written before the default went from 2 to 1 (their config has none)
+    LEGACY_AFFINE_BOUND = 2.0
 
     def __init__(
         self,
@@ -273,15 +279,33 @@ class CouplingFlow(CouplingFlowBase):
         hidden: int = 1000,
         depth: int = 5,
         prior: str = "logistic",
+        bound: float | None = None,
     ) -> None:
         if not isinstance(coupling, str) or coupling not in COUPLINGS:
             raise ValueError(f"coupling must be one of {sorted(COUPLINGS)}, got {coupling!r}")
-        super().__init__(dim, COUPLINGS[coupling], n_couplings, hidden, depth, prior)
+        options = {} if bound is None else {"bound": bound}
+        if options and "bound" not in inspect.signature(COUPLINGS[coupling]).parameters:
+            raise ValueError(f"bound applies to couplings with a bounded log-scale, not {coupling!r}")
+        super().__init__(dim, COUPLINGS[coupling], n_couplings, hidden, depth, prior, **options)
 
     def config(self) -> dict[str, Any]:
         """The constructor arguments; ``CouplingFlow(**flow.config())`` rebuilds the architecture."""
         config = super().config()
-        return {"dim": config.pop("dim"), "coupling": self.coupling, **config}
+        config = {"dim": config.pop("dim"), "coupling": self.coupling, **config}
+        bound = getattr(self.couplings[0], "bound", None)
+        return config if bound is None else config | {"bound": bound}
+
+    @classmethod
+    def upgrade_config(cls, config: Any) -> Any:
+        """A stored config as this version reads it: an affine one without ``bound`` gets the old default."""
+        if isinstance(config, dict) and config.get("coupling") == "affine" and "bound" not in config:
+            return config | {"bound": cls.LEGACY_AFFINE_BOUND}
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], build: Callable[[Any], Transform] | None = None) -> Flow:
+        """``cls(**config)``, after :meth:`upgrade_config`."""
+        return super().from_config(cls.upgrade_config(config), build)
 
 
 __all__ = ["COUPLINGS", "TRANSFORM_TYPES", "CouplingFlow", "CouplingFlowBase", "Flow", "build_transform"]

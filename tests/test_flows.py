@@ -17,6 +17,7 @@ from nicelab import (
     Shift,
     fit,
 )
+from nicelab.checkpoint import load_checkpoint, save_checkpoint
 from nicelab.coupling import split
 from tests.transforms_registry import TRANSFORMS
 
@@ -203,3 +204,27 @@ def test_nice_and_coupling_flows_are_flows_of_one_chain():
     assert nice.layers == [nice.shift, *nice.couplings, nice.scaling]
     assert nice.coupling == "additive" and CouplingFlow(6, "affine", 2, 8, 1).coupling == "affine"
     assert nice.config() == {"dim": 6, "n_couplings": 3, "hidden": 8, "depth": 1, "prior": "logistic"}
+
+
+def test_coupling_flow_affine_bound_is_part_of_its_config():
+    flow = CouplingFlow(2, coupling="affine", n_couplings=2, hidden=8, depth=1)
+    assert flow.config()["bound"] == 1.0 and all(c.bound == 1.0 for c in flow.couplings)
+    wide = CouplingFlow(**(flow.config() | {"bound": 2.0}))
+    assert all(c.bound == 2.0 for c in wide.couplings)
+    assert "bound" not in CouplingFlow(2, n_couplings=2, hidden=8, depth=1).config()
+    with pytest.raises(ValueError, match="bounded log-scale"):
+        CouplingFlow(2, coupling="additive", n_couplings=2, bound=1.0)
+
+
+def test_affine_checkpoints_without_a_bound_load_with_the_old_default(tmp_path):
+    # files written before the default bound went from 2 to 1 have no "bound" in their config
+    old = CouplingFlow(2, coupling="affine", n_couplings=2, hidden=8, depth=1, bound=2.0)
+    path = save_checkpoint(tmp_path / "affine.pt", old)
+    payload = torch.load(path, weights_only=True)
+    del payload["config"]["bound"]
+    torch.save(payload, path)
+    loaded = load_checkpoint(path)
+    assert loaded.config()["bound"] == 2.0
+    x = torch.randn(16, 2)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.log_prob(x), old.log_prob(x))

@@ -293,7 +293,7 @@ def test_conditioner_is_a_constructor_argument():
     assert net.calls == 1 and torch.equal(log_det, torch.zeros(3, dtype=torch.float64))
     affine = AffineCoupling(4, parity=0, conditioner=Doubler(4))
     s, t = affine.scale_and_shift(torch.ones(2, 2))
-    torch.testing.assert_close(s, 2.0 * torch.tanh(torch.ones(2, 2)))  # bound 2 * tanh(raw / 2)
+    torch.testing.assert_close(s, torch.tanh(2.0 * torch.ones(2, 2)))  # bound 1: tanh(raw), raw = 2
     for bad in ("mlp", lambda v: v):
         with pytest.raises(ValueError, match="conditioner must be a torch.nn.Module"):
             AdditiveCoupling(4, 0, conditioner=bad)
