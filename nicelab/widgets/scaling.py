@@ -96,7 +96,7 @@ class ScalingExplorer(FigureView):
         figure.tight_layout()
         self.numbers: dict[str, float] = {}
         # the curves l_i(s) and the prior's density do not depend on s: kept while only s moves
-        self._profile_cache: tuple[Hashable, Tensor] | None = None
+        self._profile_cache: dict[int, tuple[Hashable, Tensor]] = {}
         self._latent_cache: tuple[str, np.ndarray] | None = None
         images = [self.x_image, self.z_image, self.x_scatter, self.z_scatter]
         super().__init__(figure, controls, live=[*images, *self.curves, *self.markers, self.text])
@@ -115,22 +115,28 @@ class ScalingExplorer(FigureView):
         return prior.log_prob(z) + log_det
 
     @torch.no_grad()
+    def profile(self, i: int) -> Tensor:
+        """``ℓ_i(s)`` on :attr:`s_axis` for dimension ``i``, shape ``(len(s_axis),)``."""
+        prior = make_prior(self.controls["prior"].value, 1).double()
+        scaled = torch.exp(self.s_axis)[:, None] * self.data[None, :, i]  # (S, N)
+        per_point = prior.log_prob(scaled.reshape(-1, 1)).reshape(scaled.shape)
+        return per_point.mean(dim=1) + self.s_axis
+
     def profiles(self) -> Tensor:
         """``ℓ_i(s)`` on :attr:`s_axis` for both dimensions, shape ``(2, len(s_axis))``."""
-        prior = make_prior(self.controls["prior"].value, 1).double()
-        data = self.data
-        rows = []
-        for i in range(2):
-            scaled = torch.exp(self.s_axis)[:, None] * data[None, :, i]  # (S, N)
-            per_point = prior.log_prob(scaled.reshape(-1, 1)).reshape(scaled.shape)
-            rows.append(per_point.mean(dim=1) + self.s_axis)
-        return torch.stack(rows)
+        return torch.stack([self.profile(0), self.profile(1)])
 
     def _cached_profiles(self) -> Tensor:
-        key = (self.controls["prior"].value, float(self.controls["spread"].value))
-        if self._profile_cache is None or self._profile_cache[0] != key:
-            self._profile_cache = (key, self.profiles())
-        return self._profile_cache[1]
+        # ℓ_1 depends on the prior only, ℓ_2 also on the spread (it scales x₂ alone): kept apart, so a
+        # dragged spread slider recomputes one curve, not two
+        prior, spread = self.controls["prior"].value, float(self.controls["spread"].value)
+        rows = []
+        for i, key in enumerate([(prior,), (prior, spread)]):
+            cached = self._profile_cache.get(i)
+            if cached is None or cached[0] != key:
+                self._profile_cache[i] = cached = (key, self.profile(i))
+            rows.append(cached[1])
+        return torch.stack(rows)
 
     @torch.no_grad()
     def _cached_latent(self, prior: Prior) -> np.ndarray:
